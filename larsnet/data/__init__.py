@@ -1,0 +1,1 @@
+"""Drum kits, a MIDI drum sampler and a StemGMD-style data engine."""

@@ -1,0 +1,213 @@
+"""Waveform in, stems out: STFT, the model's masks, alpha-Wiener, iSTFT, chunking.
+
+This is the one place that composes the front end (:mod:`larsnet.stft`), a model
+(:mod:`larsnet.model`), the post-filter (:mod:`larsnet.wiener`) and the long-audio
+strategy (:mod:`larsnet.chunking`). Two strategies:
+
+* ``"overlap"`` (default): ~23.8 s chunks overlapping by ~1.4 s, cross-faded; memory
+  is bounded whatever the file length and chunk borders see context on both sides.
+* ``"official"``: the authors' grid, for bit-level comparisons: whole-file STFT, the
+  spectrogram cut into non-overlapping 512-frame chunks, zero-padded at the end.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from larsnet.chunking import chunk_count, overlap_add
+from larsnet.errors import AudioInputError, OptionError
+from larsnet.model import SeparationModel
+from larsnet.stft import Stft
+from larsnet.wiener import alpha_wiener
+
+Progress = Callable[[int, "int | None"], None]
+"""``progress(done_chunks, total_chunks_or_None)``, called after every chunk."""
+
+OFFICIAL_CHUNK_FRAMES = 512
+DEFAULT_CHUNK_FRAMES = 1024
+DEFAULT_OVERLAP_FRAMES = 64
+
+
+def resolve_device(device: str | torch.device = "cpu") -> torch.device:
+    """``cpu``, ``cuda[:N]``, ``mps`` or ``auto`` (cuda, then mps, then cpu), checked."""
+    name = str(device)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise OptionError(f"device {name!r} requested but CUDA is not available here; use -d cpu or -d auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise OptionError("device 'mps' requested but Apple MPS is not available here; use -d cpu or -d auto")
+    try:
+        return torch.device(name)
+    except RuntimeError:
+        raise OptionError(f"unknown device {name!r}; use cpu, cuda, mps or auto") from None
+
+
+def check_alpha(wiener: float | None) -> None:
+    if wiener is not None and not (np.isfinite(wiener) and wiener > 0):
+        raise OptionError(f"Wiener alpha must be > 0, got {wiener}; omit -w to disable the filter")
+
+
+def as_stereo(audio: np.ndarray) -> np.ndarray:
+    """Accept ``(N,)`` or ``(1|2, N)``; return float32 ``(2, N)``; refuse non-finite samples."""
+    array = np.asarray(audio, dtype=np.float32)
+    if array.ndim == 1:
+        array = array[None]
+    if array.ndim != 2 or array.shape[0] not in (1, 2):
+        raise AudioInputError(
+            None, f"audio must be shaped (channels, frames) with 1 or 2 channels, got {array.shape}"
+        )
+    if array.shape[0] == 1:
+        array = np.repeat(array, 2, axis=0)
+    if array.shape[1] == 0:
+        raise AudioInputError(None, "audio is empty (0 frames)")
+    if not np.isfinite(array).all():
+        bad = int((~np.isfinite(array)).sum())
+        raise AudioInputError(None, f"audio holds {bad} NaN or infinite samples")
+    return array
+
+
+class Separator:
+    """A model ready to separate waveforms at its sample rate (44.1 kHz)."""
+
+    def __init__(
+        self,
+        model: SeparationModel,
+        device: str | torch.device = "cpu",
+        *,
+        chunk_frames: int = DEFAULT_CHUNK_FRAMES,
+        overlap_frames: int = DEFAULT_OVERLAP_FRAMES,
+    ):
+        self.device = resolve_device(device)
+        self.model = model.eval().to(self.device)
+        config = model.config
+        self.stft = Stft(config.n_fft, config.hop_length, config.win_length)
+        self.n_bins = config.n_bins
+        step = chunk_frames - overlap_frames
+        if chunk_frames % model.time_multiple or step <= 0 or step % model.time_multiple:
+            raise ValueError(
+                f"chunk_frames and chunk_frames - overlap_frames must be positive multiples of "
+                f"{model.time_multiple}, got {chunk_frames} and {overlap_frames}"
+            )
+        # A chunk of (frames - 1) * hop samples gives exactly `frames` STFT frames, and
+        # chunks start every `step` frames: a multiple of the network's stride, so every
+        # chunk sees the same time grid as a whole-file pass and agrees with it away
+        # from chunk borders (strided convolutions are not shift-invariant otherwise).
+        self.chunk = (chunk_frames - 1) * config.hop_length
+        self.overlap = self.chunk - step * config.hop_length
+
+    @property
+    def stems(self) -> tuple[str, ...]:
+        return self.model.stems
+
+    @property
+    def sample_rate(self) -> int:
+        return self.model.config.sample_rate
+
+    # --- the per-chunk path -------------------------------------------------------
+    def _masks(self, mag: torch.Tensor, grid: int | None) -> torch.Tensor:
+        """``mag[C, n_fft/2+1, T] -> masks[S, C, n_fft/2+1, T]``; the Nyquist bin gets 0.
+
+        ``grid=None`` runs the whole spectrogram at once (padded to the model's time
+        multiple); ``grid=512`` cuts it into zero-padded 512-frame chunks, as the
+        official code does.
+        """
+        frames = mag.shape[-1]
+        step = grid or -(-frames // self.model.time_multiple) * self.model.time_multiple
+        total = -(-frames // step) * step
+        visible = torch.nn.functional.pad(mag[:, : self.n_bins], (0, total - frames))  # (C, F, total)
+        parts = [
+            self.model.masks(visible[None, ..., start : start + step])[0]  # (S, C, F, step)
+            for start in range(0, total, step)
+        ]
+        masks = torch.cat(parts, dim=-1)[..., :frames]
+        return torch.nn.functional.pad(masks, (0, 0, 0, mag.shape[-2] - self.n_bins))
+
+    @torch.inference_mode()
+    def _process(self, wave: np.ndarray, wiener: float | None, grid: int | None = None) -> np.ndarray:
+        """``wave[C, L] -> stems[S, C, L]`` for one chunk (or a whole file)."""
+        length = wave.shape[-1]
+        x = self.stft.pad_end(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
+        spec = self.stft.forward(x)  # (C, F, T) complex
+        mag = spec.abs()
+        estimates = self._masks(mag, grid) * mag  # (S, C, F, T)
+        if wiener is not None:
+            estimates = alpha_wiener(estimates, mag, wiener)
+        stems = self.stft.inverse(torch.polar(estimates, spec.angle()), length)
+        return stems.cpu().numpy()
+
+    # --- public API ---------------------------------------------------------------
+    def separate(
+        self,
+        audio: np.ndarray,
+        *,
+        wiener: float | None = None,
+        mode: str = "overlap",
+        progress: Progress | None = None,
+    ) -> dict[str, np.ndarray]:
+        """``audio[2, N]`` (or mono) at :attr:`sample_rate` -> ``{stem: array[2, N]}``."""
+        check_alpha(wiener)
+        stereo = as_stereo(audio)
+        if mode == "official":
+            stems = self._process(stereo, wiener, grid=OFFICIAL_CHUNK_FRAMES)
+            if progress:
+                progress(1, 1)
+        elif mode == "overlap":
+            stems = np.concatenate(
+                [b for b in self._stream_arrays([stereo], wiener, progress, stereo.shape[-1])], axis=-1
+            )
+        else:
+            raise OptionError(f"unknown mode {mode!r}; use 'overlap' or 'official'")
+        return {stem: stems[i] for i, stem in enumerate(self.stems)}
+
+    def separate_stream(
+        self,
+        blocks: Iterable[np.ndarray],
+        *,
+        wiener: float | None = None,
+        progress: Progress | None = None,
+        total_frames: int | None = None,
+    ) -> Iterator[dict[str, np.ndarray]]:
+        """Separate a stream of ``block[2, n]``; yield ``{stem: array[2, m]}`` in order.
+
+        The yielded blocks add up to the input length; about two chunks are held in
+        memory at any time. ``total_frames`` (if known) lets ``progress`` show a total.
+        """
+        check_alpha(wiener)
+        for out in self._stream_arrays(blocks, wiener, progress, total_frames):
+            yield {stem: out[i] for i, stem in enumerate(self.stems)}
+
+    def chunks_for(self, frames: int) -> int:
+        """Chunks a file of ``frames`` samples takes in the default mode."""
+        return chunk_count(frames, self.chunk, self.overlap)
+
+    def _stream_arrays(
+        self,
+        blocks: Iterable[np.ndarray],
+        wiener: float | None,
+        progress: Progress | None,
+        total_frames: int | None,
+    ) -> Iterator[np.ndarray]:
+        total = None if total_frames is None else self.chunks_for(total_frames)
+        done = 0
+
+        def tick() -> None:
+            nonlocal done
+            done += 1
+            if progress:
+                progress(done, total)
+
+        checked = (as_stereo(block) for block in blocks)
+        yield from overlap_add(
+            lambda wave: self._process(wave, wiener),
+            checked,
+            chunk=self.chunk,
+            overlap=self.overlap,
+            on_chunk=tick,
+        )
