@@ -46,6 +46,11 @@ def separate(
     resampled = audio_io.resample(wave, rate, separator.sample_rate)
     stems = separator.separate(resampled, wiener=wiener)
     length = wave.shape[-1]
-    return {
-        name: audio_io.resample(stem, separator.sample_rate, rate)[..., :length] for name, stem in stems.items()
-    }
+    return {name: _fit(audio_io.resample(stem, separator.sample_rate, rate), length) for name, stem in stems.items()}
+
+
+def _fit(audio: np.ndarray, length: int) -> np.ndarray:
+    """Trim or zero-pad the last axis to ``length`` (a round trip through soxr may be +-1)."""
+    if audio.shape[-1] >= length:
+        return audio[..., :length]
+    return np.pad(audio, [(0, 0)] * (audio.ndim - 1) + [(0, length - audio.shape[-1])])

@@ -10,8 +10,8 @@ import importlib
 import click
 
 COMMAND_MODULES: tuple[str, ...] = (
-    # "larsnet.commands.separate",
-    # "larsnet.commands.convert",
+    "larsnet.commands.separate",
+    "larsnet.commands.convert",
     # "larsnet.commands.kits",
     # "larsnet.commands.synth",
     # "larsnet.commands.train",
