@@ -12,7 +12,7 @@ import click
 COMMAND_MODULES: tuple[str, ...] = (
     "larsnet.commands.separate",
     "larsnet.commands.convert",
-    # "larsnet.commands.kits",
+    "larsnet.commands.kits",
     # "larsnet.commands.synth",
     # "larsnet.commands.train",
     # "larsnet.commands.evaluate",
