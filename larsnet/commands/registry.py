@@ -13,9 +13,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "larsnet.commands.separate",
     "larsnet.commands.convert",
     "larsnet.commands.kits",
-    # "larsnet.commands.synth",
-    # "larsnet.commands.train",
-    # "larsnet.commands.evaluate",
+    "larsnet.commands.synth",
+    "larsnet.commands.train",
+    "larsnet.commands.evaluate",
 )
 
 

@@ -1,0 +1,128 @@
+"""``larsnet train``: flags -> datasets + :class:`larsnet.train.trainer.Trainer`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from larsnet.errors import OptionError
+
+
+def _arch_params(pairs: tuple[str, ...]) -> dict:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise OptionError(f"--arch-param {pair!r}: expected KEY=VALUE, e.g. width=24")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+@click.command("train")
+@click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Run folder: last.pt (resumable state), best.pt, final.pt, log.csv.")
+@click.option("--arch", default="band_unet", show_default=True, help="band_unet (ours) or larsnet (the paper's five U-Nets).")
+@click.option("--arch-param", "arch_param", multiple=True, help="Architecture size, e.g. width=24 depth=4 bands=256.")
+@click.option("--init", "init_model", default=None, help="Fine-tune from a model: default, a .pt file or an official folder.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
+@click.option("--steps", type=int, default=20_000, show_default=True)
+@click.option("--max-minutes", type=float, default=None, help="Stop (with checkpoints) after this much training time.")
+@click.option("--batch-size", type=int, default=4, show_default=True)
+@click.option("--segment-frames", type=int, default=256, show_default=True, help="Training segment in STFT frames.")
+@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--lr-final", type=float, default=1e-4, show_default=True)
+@click.option("--loss-l1", type=float, default=1.0, show_default=True, help="Weight of the paper's masked-magnitude L1.")
+@click.option("--loss-nsdr", type=float, default=0.0, show_default=True, help="Weight of the spectral nSDR term.")
+@click.option("--data", type=click.Choice(["gmd", "folder"]), default="gmd", show_default=True,
+              help="gmd: render on the fly from MIDI and kits; folder: a StemGMD-style folder on disk.")
+@click.option("--gmd", "gmd_root", type=click.Path(path_type=Path), default=None, help="Groove MIDI Dataset folder.")
+@click.option("--kits", default=None, help="Comma-separated training kits (default: every installed kit not held out).")
+@click.option("--folder", type=click.Path(path_type=Path), default=None, help="StemGMD-style folder for --data folder.")
+@click.option("--no-augment", is_flag=True, help="Turn off the paper's augmentations.")
+@click.option("--val-clips", type=int, default=12, show_default=True, help="Validation clips (GMD validation split, held-out kits); 0 = none.")
+@click.option("--val-seconds", type=float, default=10.0, show_default=True)
+@click.option("--eval-every", type=int, default=500, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice).")
+@click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes for rendering.")
+@click.option("-d", "--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto (bf16 autocast on cuda).")
+@click.option("--quiet", is_flag=True)
+def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
+            lr_final, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, val_clips, val_seconds,
+            eval_every, seed, threads, workers, device, quiet):
+    """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
+    import torch
+    from torch.utils.data import DataLoader
+    from tqdm import tqdm
+
+    from larsnet.checkpoint import resolve_model
+    from larsnet.data.dataset import Augmentation, FixedEvalSet, OnTheFlyDataset, StemGMDDataset
+    from larsnet.data.dataset import segment_samples_for_frames
+    from larsnet.separator import resolve_device
+    from larsnet.train.trainer import TrainConfig, Trainer
+
+    if threads:
+        torch.set_num_threads(threads)
+    device = str(resolve_device(device))
+    segment = segment_samples_for_frames(segment_frames)
+    config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or TrainConfig().arch_params, steps=steps,
+                         lr=lr, lr_final=lr_final, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
+                         eval_every=eval_every, max_minutes=max_minutes)
+    kit_names = [k.strip() for k in kits.split(",")] if kits else None
+    provenance = {"data": data, "kits": kit_names or "all installed, not held out", "segment_frames": segment_frames,
+                  "batch_size": batch_size, "augmentation": not no_augment}
+    if resume:
+        trainer = Trainer.resume(out_dir, device=device, steps=steps, max_minutes=max_minutes)
+    else:
+        model = resolve_model(init_model) if init_model else None
+        if model is not None:
+            provenance["init"] = str(init_model)
+        trainer = Trainer(config, out_dir, model=model, device=device, provenance=provenance)
+
+    if data == "folder":
+        if folder is None:
+            raise OptionError("--data folder needs --folder PATH (a StemGMD-style folder)")
+        dataset = StemGMDDataset(folder, segment_samples=segment)
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                            generator=torch.Generator().manual_seed(seed))
+
+        def batches():
+            while True:
+                yield from loader
+    else:
+        augmentation = Augmentation(p_example=0.0) if no_augment else Augmentation()
+        dataset = OnTheFlyDataset.from_gmd(gmd_root, kits=kit_names, segment_samples=segment, seed=seed,
+                                           augmentation=augmentation, examples_per_epoch=None)
+        dataset.set_epoch(trainer.step)  # a resumed run draws fresh, still reproducible, examples
+        loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+
+        def batches():
+            yield from loader
+
+    validation = []
+    if val_clips:
+        evalset = FixedEvalSet.from_gmd(gmd_root, split="validation", clip_s=val_seconds, seed=seed, max_clips=val_clips)
+        validation = [evalset.render(i) for i in range(len(evalset))]
+
+    bar = tqdm(total=trainer.config.steps, initial=trainer.step, disable=quiet, unit="step", dynamic_ncols=True)
+
+    def progress(step: int, row: dict) -> None:
+        bar.update(step - bar.n)
+        shown = {k: f"{v:.3g}" for k, v in row.items() if k in ("loss", "l1", "nsdr_db", "val_mean")}
+        bar.set_postfix(shown)
+
+    try:
+        row = trainer.fit(batches(), validation, progress=progress)
+    except KeyboardInterrupt:
+        bar.close()
+        click.echo(f"interrupted at step {trainer.step}; resume with: larsnet train -o {out_dir} --resume", err=True)
+        raise SystemExit(130)
+    bar.close()
+    click.echo(f"done: step {trainer.step}, {trainer.audio_seconds / 3600:.2f} h of audio in "
+               f"{trainer.train_seconds / 60:.1f} min; models in {out_dir} (best.pt, final.pt)")
+    if row:
+        click.echo(json.dumps({k: round(v, 3) for k, v in row.items()}))

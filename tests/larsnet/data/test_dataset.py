@@ -1,0 +1,225 @@
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from scipy import signal
+from torch.utils.data import DataLoader
+
+from larsnet.data.dataset import (
+    DEFAULT_SEGMENT,
+    NO_AUGMENTATION,
+    Augmentation,
+    FixedEvalSet,
+    OnTheFlyDataset,
+    StemGMDDataset,
+    load_performances,
+    room_impulse_response,
+    saturate,
+    segment_samples_for_frames,
+    shelf_sos,
+)
+from larsnet.data.gmd import read_gmd
+from larsnet.data.midi import read_drum_midi
+from larsnet.data.sampler import render
+from larsnet.data.synth import synthesize
+from larsnet.data.synthetic import make_synthetic_kit
+from larsnet.errors import OptionError
+from larsnet.stems import SAMPLE_RATE, STEMS
+from tests.larsnet.data.builders import GROOVE, tiny_gmd, write_midi
+
+SEG = 16384
+
+
+@pytest.fixture(scope="module")
+def performances(tmp_path_factory) -> list:
+    root = tmp_path_factory.mktemp("midi")
+    perfs = []
+    for i in range(4):
+        notes = [(b + 4 * rep, p, v) for rep in range(3) for b, p, v in GROOVE]
+        perfs.append(read_drum_midi(write_midi(root / f"{i}.mid", notes, bpm=100 + 10 * i)))
+    return perfs
+
+
+@pytest.fixture(scope="module")
+def kits() -> list:
+    return [make_synthetic_kit(f"kit{i}", seed=i, pitch_offset_semitones=2 * i, length_scale=0.2) for i in range(3)]
+
+
+def _sum_in_order(stems: torch.Tensor) -> torch.Tensor:
+    mix = torch.zeros_like(stems[0])
+    for s in range(stems.shape[0]):
+        mix += stems[s]
+    return mix
+
+
+def test_example_shapes_and_mix_is_exact_sum(performances, kits):
+    ds = OnTheFlyDataset(performances, kits, segment_samples=SEG, seed=0, examples_per_epoch=6)
+    examples = list(ds)
+    assert len(examples) == len(ds) == 6
+    for mix, stems in examples:
+        assert mix.shape == (2, SEG) and stems.shape == (5, 2, SEG)
+        assert mix.dtype == stems.dtype == torch.float32
+        assert torch.equal(mix, _sum_in_order(stems))
+    assert any(float(stems.abs().max()) > 0.01 for _, stems in examples)
+
+
+def test_deterministic_for_a_seed_and_epoch(performances, kits):
+    a = OnTheFlyDataset(performances, kits, segment_samples=SEG, seed=7)
+    b = OnTheFlyDataset(performances, kits, segment_samples=SEG, seed=7)
+    c = OnTheFlyDataset(performances, kits, segment_samples=SEG, seed=8)
+    for i in range(5):
+        assert torch.equal(a[i][1], b[i][1])
+    assert not all(torch.equal(a[i][1], c[i][1]) for i in range(5))
+    first = a[0][1]
+    a.set_epoch(1)
+    assert not torch.equal(a[0][1], first)
+
+
+def test_dataloader_workers_give_the_same_stream(performances, kits):
+    ds = OnTheFlyDataset(performances, kits, segment_samples=SEG, seed=3, examples_per_epoch=4)
+    serial = [m for m, _ in DataLoader(ds, batch_size=None, num_workers=0)]
+    parallel = [m for m, _ in DataLoader(ds, batch_size=None, num_workers=2)]
+    assert len(parallel) == 4
+    assert all(torch.equal(x, y) for x, y in zip(serial, parallel))
+
+
+def test_kit_mixing_draws_kits_per_stem(performances, kits):
+    ds = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=NO_AUGMENTATION)
+    infos = [ds.render_example(i)[2] for i in range(10)]
+    assert any(len({s["kit"] for s in info["stems"].values()}) > 1 for info in infos)
+    single = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=NO_AUGMENTATION, kit_mixing=False)
+    assert all(len({s["kit"] for s in single.render_example(i)[2]["stems"].values()}) == 1 for i in range(10))
+
+
+def test_unaugmented_stem_equals_sampler_render(performances):
+    """Without augmentation a stem is exactly its pieces as the sampler renders them."""
+    kit = make_synthetic_kit("one-sample", round_robin=1, length_scale=0.2)  # round robin cannot differ
+    ds = OnTheFlyDataset(performances[:1], [kit], segment_samples=SEG, augmentation=NO_AUGMENTATION)
+    _, stems, info = ds.render_example(0)
+    assert not info["augmented"]
+    full = render(performances[0], kit, start_s=info["start"] / SAMPLE_RATE, duration_s=SEG / SAMPLE_RATE)
+    for s, stem in enumerate(STEMS):
+        assert np.array_equal(stems[s], full.stems()[stem]), stem
+
+
+def test_augmentations_are_applied_and_recorded(performances, kits):
+    every = Augmentation(p_example=1.0, doubling=1.0, pitch_shift=1.0, saturation=1.0, lr_swap=1.0,
+                         gain=1.0, reverb=1.0, eq=1.0)
+    ds = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=every)
+    mix, stems, info = ds.render_example(0)
+    assert info["augmented"] and info["reverb_rt60_s"] > 0
+    for stem_info in info["stems"].values():
+        assert stem_info["lr_swap"] and stem_info["doubled_with"] is not None
+        assert -12.0 <= stem_info["gain_db"] <= 0.0 and -3.0 <= stem_info["semitones"] <= 3.0
+    assert np.array_equal(mix, _sum_in_order(torch.from_numpy(stems)).numpy())
+    assert np.isfinite(stems).all()
+
+
+def test_half_of_examples_augmented_by_default(performances, kits):
+    ds = OnTheFlyDataset(performances, kits, segment_samples=1024)
+    share = np.mean([ds.render_example(i)[2]["augmented"] for i in range(100)])
+    assert 0.35 < share < 0.65
+
+
+def test_augmentation_building_blocks():
+    x = np.linspace(-2, 2, 101, dtype=np.float32)
+    y = saturate(x, 4.0)
+    assert np.abs(y).max() <= 0.25 + 1e-6 and y[50] == 0.0
+    _, h = signal.sosfreqz(shelf_sos("low", 200.0, 6.0), worN=[10.0, 15000.0], fs=SAMPLE_RATE)
+    assert 20 * np.log10(np.abs(h)) == pytest.approx([6.0, 0.0], abs=0.3)
+    _, h = signal.sosfreqz(shelf_sos("high", 4000.0, -6.0), worN=[50.0, 20000.0], fs=SAMPLE_RATE)
+    assert 20 * np.log10(np.abs(h)) == pytest.approx([0.0, -6.0], abs=0.3)
+    ir = room_impulse_response(np.random.default_rng(0), 0.4)
+    assert ir.shape[0] == 2 and ir.dtype == np.float32
+    assert np.sum(ir**2, axis=1) == pytest.approx([1.0, 1.0], rel=1e-3)
+    head, tail = np.abs(ir[:, : ir.shape[1] // 4]).max(), np.abs(ir[:, -ir.shape[1] // 8 :]).max()
+    assert tail < head / 20
+
+
+def test_bad_arguments(performances, kits):
+    with pytest.raises(OptionError, match="needs at least one kit"):
+        OnTheFlyDataset(performances, [])
+    with pytest.raises(OptionError, match="augmentation probability doubling must be in"):
+        Augmentation(doubling=1.5)
+
+
+def test_segment_length_for_frames():
+    assert DEFAULT_SEGMENT == segment_samples_for_frames(256) == 255 * 1024
+
+
+def test_from_gmd_refuses_held_out_kits(tmp_path: Path):
+    gmd = tiny_gmd(tmp_path, n=1)
+    held = make_synthetic_kit("ForzeeStereo", length_scale=0.1)
+    with pytest.raises(OptionError, match="ForzeeStereo are held out for testing"):
+        OnTheFlyDataset.from_gmd(gmd, kits=[held])
+    ds = OnTheFlyDataset.from_gmd(gmd, kits=[make_synthetic_kit("A", length_scale=0.1)], segment_samples=SEG)
+    assert len(ds.performances) == 1
+
+
+def test_fixed_eval_set_is_reproducible(performances, kits):
+    a = FixedEvalSet(performances, kits[:2], names=["p0", "p1", "p2", "p3"], clip_s=1.0, seed=1)
+    b = FixedEvalSet(performances, kits[:2], names=["p0", "p1", "p2", "p3"], clip_s=1.0, seed=1)
+    assert a.manifest() == b.manifest() and len(a) == 4
+    assert [c.kit for c in a.clips] == ["kit0", "kit1", "kit0", "kit1"]  # one held-out kit per clip, in turn
+    mix, stems = a[2]
+    assert mix.shape == (2, SAMPLE_RATE) and stems.shape == (5, 2, SAMPLE_RATE)
+    assert torch.equal(mix, _sum_in_order(stems)) and torch.equal(stems, b[2][1])
+    # unity gains, no augmentation: exactly the sampler's render of that clip
+    clip = a.clips[2]
+    ref = render(performances[2], kits[0], start_s=clip.start_s, duration_s=1.0)
+    assert np.array_equal(stems.numpy()[STEMS.index("kick")], ref.stems()["kick"])
+
+
+def test_fixed_eval_set_all_kits_and_manifest(performances, kits, tmp_path: Path):
+    ds = FixedEvalSet(performances, kits, clip_s=1.0, kit_assignment="all")
+    assert len(ds) == len(performances) * len(kits)
+    path = ds.write_manifest(tmp_path / "clips.csv")
+    assert path.read_text().splitlines()[0] == "performance,kit,start_s,duration_s"
+    with pytest.raises(OptionError, match="no performance is at least 100"):
+        FixedEvalSet(performances, kits, clip_s=100.0)
+
+
+def test_fixed_eval_set_from_gmd(tmp_path: Path):
+    gmd = tiny_gmd(tmp_path, n=2)
+    kit = make_synthetic_kit("AVL Red Zeppelin 4pc", length_scale=0.1)
+    ds = FixedEvalSet.from_gmd(gmd, split="test", kits=[kit], clip_s=1.0, eval_session_only=True)
+    assert len(ds) == 2 and all(c.performance.startswith("drummer") for c in ds.clips)
+
+
+def test_stemgmd_dataset_reads_synth_output(tmp_path: Path):
+    gmd = tiny_gmd(tmp_path / "gmd", n=1)
+    out = tmp_path / "out"
+    synthesize(read_gmd(gmd, split="train"), [make_synthetic_kit("K", length_scale=0.1)], out, tail_s=0.1)
+    ds = StemGMDDataset(out, segment_samples=SAMPLE_RATE, hop_samples=SAMPLE_RATE // 2)
+    assert len(ds) >= 3
+    mix, stems = ds[0]
+    assert mix.shape == (2, SAMPLE_RATE) and stems.shape == (5, 2, SAMPLE_RATE)
+    assert torch.equal(mix, _sum_in_order(stems)) and float(stems[0].abs().max()) > 0.01
+    last_mix, _ = ds[len(ds) - 1]
+    assert last_mix.shape == (2, SAMPLE_RATE)
+
+
+def test_load_performances_reports_bad_files(tmp_path: Path):
+    gmd = tiny_gmd(tmp_path, n=1)
+    records = read_gmd(gmd)
+    records[0].midi_path.write_bytes(b"garbage")
+    errors: list[str] = []
+    kept, perfs = load_performances(records, on_error=errors.append)
+    assert len(kept) == len(perfs) == 2
+    assert len(errors) == 1 and "not a readable MIDI file" in errors[0]
+
+
+@pytest.mark.kits
+def test_real_training_kits_by_name(tmp_path: Path):
+    discovery = pytest.importorskip("larsnet.data.discovery")
+    names = {e.name for e in discovery.find_kits()}
+    if not {"The Black Pearl 1.0", "AVL Black Pearl 4pc"} <= names:
+        pytest.skip("Debian kits not installed (scripts/install-kits.sh)")
+    gmd = tiny_gmd(tmp_path, n=1)
+    # shares its samples with the held-out AVL Red Zeppelin 4pc: refused before anything loads
+    with pytest.raises(OptionError, match="AVL Black Pearl 4pc are held out for testing"):
+        OnTheFlyDataset.from_gmd(gmd, kits=["The Black Pearl 1.0", "AVL Black Pearl 4pc"])
+    ds = OnTheFlyDataset.from_gmd(gmd, kits=["The Black Pearl 1.0"], segment_samples=SEG)
+    mix, stems = ds[0]
+    assert torch.equal(mix, _sum_in_order(stems)) and float(stems.abs().max()) > 0.01
