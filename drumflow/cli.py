@@ -60,11 +60,13 @@ def cli(debug: bool) -> None:
               help="On a failure, go on with everything that does not depend on it, or stop at once.")
 @click.option("--manifest", "manifest_path", type=click.Path(dir_okay=False), default=None,
               help="Where to write the run manifest [default: OUT/manifests/<time>-<graph>.json].")
+@click.option("--report", is_flag=True,
+              help="Also write OUT/report.html: graph, players, waveforms, spectrograms, levels, timings, errors.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars and no summary, only errors.")
 @click.option("--debug", is_flag=True, hidden=True)
 def run(graph_file: str, inputs: tuple[str, ...], overrides: tuple[str, ...], out_dir: str, jobs: int,
         no_cache: bool, cache_dir: str | None, dry_run: bool, keep_going: bool, manifest_path: str | None,
-        quiet: bool, debug: bool) -> int:
+        report: bool, quiet: bool, debug: bool) -> int:
     """Run GRAPH over INPUTS (files, folders, globs; default: the graph's inputs or the demo loop)."""
     from drumflow.cache import default_root
     from drumflow.executors import make_executor
@@ -108,7 +110,22 @@ def run(graph_file: str, inputs: tuple[str, ...], overrides: tuple[str, ...], ou
                    + f"; {s['nodes_run']} node(s) ran, {s['cache_hits']} cached; "
                    f"{s['files_written']} file(s) written under {out}", err=True)
         click.echo(f"manifest: {result.manifest_path}", err=True)
-    return EXIT_OK if result.ok and not s["tracks_not_started"] else EXIT_FAILED
+    ok = result.ok and not s["tracks_not_started"]
+    if report:
+        from drumflow.report import write_report
+
+        if cache_root is None and not quiet:
+            _echo_err("note: --no-cache: the report shows outputs only (stems are read from the cache)")
+        try:
+            page = write_report(graph, result.manifest, out, cache_dir=cache_root)
+        except Exception as exc:  # noqa: BLE001 - the run itself is done; say what failed
+            if debug:
+                raise
+            _echo_err(f"error: cannot write the report: {type(exc).__name__}: {exc}")
+            return EXIT_FAILED
+        if not quiet:
+            click.echo(f"report: {page}", err=True)
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 class _Progress:

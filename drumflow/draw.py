@@ -1,4 +1,4 @@
-"""Pictures of a graph: Mermaid and Graphviz DOT text, and PNG.
+"""Pictures of a graph: Mermaid and Graphviz DOT text, SVG (for the run report) and PNG.
 
 PNG goes through Graphviz's ``dot`` program when it is on PATH (best layout; Debian
 package ``graphviz``), else matplotlib if it is installed (``pip install matplotlib``;
@@ -67,6 +67,17 @@ def to_dot(graph: Graph) -> str:
         lines.append(f'  "{u}" -> "{v}"' + (f' [label="{label}"];' if label else ";"))
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def to_svg(graph: Graph) -> str | None:
+    """The graph as an inline ``<svg>`` element via Graphviz ``dot``; None without Graphviz."""
+    if not shutil.which("dot"):
+        return None
+    done = subprocess.run(["dot", "-Tsvg"], input=to_dot(graph), text=True, capture_output=True, check=False)
+    start = done.stdout.find("<svg")
+    if done.returncode != 0 or start < 0:
+        return None
+    return done.stdout[start:]
 
 
 def png_backend() -> str | None:

@@ -265,11 +265,17 @@ def _param_hint(node_type: NodeType, name: Any) -> str | None:
 
 
 def _trace_stem(nodes: dict[str, Node], nid: str, depth: int = 0) -> str | None:
-    """The stem an audio input descends from, through single-input nodes; None if mixed."""
+    """The stem an audio input descends from, through single-input nodes (or a node's ``stem_input``);
+    None if mixed."""
     node = nodes[nid]
-    if len(node.inputs) != 1 or depth > len(nodes):
+    if depth > len(nodes):
         return None
-    (src, port), = node.inputs.values()
+    if node.type.stem_input is not None and node.type.stem_input in node.inputs:
+        src, port = node.inputs[node.type.stem_input]
+    elif len(node.inputs) == 1:
+        (src, port), = node.inputs.values()
+    else:
+        return None
     if src not in nodes:
         return None
     src_node = nodes[src]

@@ -118,6 +118,8 @@ class NodeType:
     recompute in milliseconds from cached inputs, and only when something downstream runs."""
     stem_outputs: ClassVar[bool] = False
     """Each output port named after a stem carries that stem (lets ``export`` fill ``{stem}``)."""
+    stem_input: ClassVar[str | None] = None
+    """With several inputs: the one whose stem the outputs carry (``duck``'s ``in``, not its ``key``)."""
 
     def check(self, params: Params, info: CheckInfo) -> Iterable[Issue]:
         """Static checks beyond the params model (plugins exist, names valid, ...)."""

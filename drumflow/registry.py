@@ -29,6 +29,10 @@ BUILTINS: dict[str, str] = {
     "normalize": "drumflow.nodes.normalize:Normalize",
     "resample": "drumflow.nodes.resample:Resample",
     "export": "drumflow.nodes.export:Export",
+    "transcribe": "drumflow.nodes.transcribe:Transcribe",
+    "slice": "drumflow.nodes.slice:Slice",
+    "duck": "drumflow.nodes.sidechain:Duck",
+    "gate": "drumflow.nodes.sidechain:Gate",
 }
 
 

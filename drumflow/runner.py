@@ -152,7 +152,7 @@ class _TrackRun:
                 if res.status == "failed":
                     dead.add(nid)
                     stop = not self.options.keep_going
-                for src, _ in node.inputs.values():  # free what no one needs any more
+                for src in {src for src, _ in node.inputs.values()}:  # free what no one needs any more
                     consumers[src] = consumers.get(src, 0) - 1
                     if consumers[src] <= 0:
                         self.values[src] = {}

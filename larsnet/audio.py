@@ -49,6 +49,7 @@ _PCM_SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
 _FLOAT_SUBTYPES = {"FLOAT", "DOUBLE"}  # the only sample formats that can hold NaN/inf
 _SCAN_FRAMES = 1 << 18
 _VORBIS_MAX_RATE = 192_000  # libvorbis crashes the process (not an error) well above this
+_WRITE_FRAMES = 1 << 16  # frames per libsndfile write: a single write of ~1M+ frames to Ogg Vorbis segfaults
 
 
 @dataclass(frozen=True)
@@ -528,7 +529,8 @@ class AudioWriter:
             data = np.clip(frames, -1.0, 1.0).astype(np.float32)
         else:
             data = frames.astype(np.float32)
-        self._file.write(np.ascontiguousarray(data))
+        for start in range(0, len(data), _WRITE_FRAMES):  # one huge write crashes libsndfile's Vorbis encoder
+            self._file.write(np.ascontiguousarray(data[start:start + _WRITE_FRAMES]))
         self.frames_written += b.shape[1]
 
     def close(self) -> Path:

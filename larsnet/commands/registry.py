@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "larsnet.commands.synth",
     "larsnet.commands.train",
     "larsnet.commands.evaluate",
+    "larsnet.commands.transcription",
 )
 
 

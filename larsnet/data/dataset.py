@@ -18,6 +18,7 @@ that order).
 from __future__ import annotations
 
 import csv
+import dataclasses
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Literal, Sequence
@@ -31,7 +32,7 @@ from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from larsnet.data.gmd import GmdRecord, read_gmd
 from larsnet.data.kit import MappedKit
-from larsnet.data.midi import Performance, read_drum_midi
+from larsnet.data.midi import Hit, Performance, read_drum_midi
 from larsnet.data.sampler import render_pieces
 from larsnet.data.stemgmd import DEFAULT_PATTERN, StemGMDItem, scan_stemgmd
 from larsnet.errors import AudioInputError, LarsNetError, OptionError
@@ -471,19 +472,33 @@ class FixedEvalSet(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def render(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """Clip ``index`` as numpy: mix (2, L), stems (5, 2, L)."""
+    def render(self, index: int, *, preroll_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """Clip ``index`` as numpy: mix (2, L), stems (5, 2, L).
+
+        ``preroll_s``: also render that much of the performance before the clip (L grows
+        by it; the clip's own samples are unchanged), for analyses that must not see the
+        clip's first sample as the start of the sound.
+        """
         clip = self.clips[index]
         perf, kit = self._by_name[clip.performance], self.kits[clip.kit]
-        start = int(round(clip.start_s * SAMPLE_RATE))
-        pieces = render_pieces(perf, kit, PIECES, start, self.clip_samples, round_robin="cycle")
-        stems = np.zeros((len(STEMS), 2, self.clip_samples), dtype=np.float32)
+        preroll = int(round(preroll_s * SAMPLE_RATE))
+        start = int(round(clip.start_s * SAMPLE_RATE)) - preroll
+        n = self.clip_samples + preroll
+        pieces = render_pieces(perf, kit, PIECES, start, n, round_robin="cycle")
+        stems = np.zeros((len(STEMS), 2, n), dtype=np.float32)
         for i, piece in enumerate(PIECES):
             stems[STEMS.index(_stem_of(piece))] += pieces[i]
         return _mix_of(stems), stems
 
     def __getitem__(self, index: int) -> Example:
         return _to_tensors(*self.render(index))
+
+    def hits(self, index: int) -> list[Hit]:
+        """The hits of clip ``index``: onsets in ``[start, start + duration)``, times relative to the clip."""
+        clip = self.clips[index]
+        end = clip.start_s + clip.duration_s
+        return [dataclasses.replace(h, time_s=h.time_s - clip.start_s)
+                for h in self._by_name[clip.performance].hits if clip.start_s <= h.time_s < end]
 
     def manifest(self) -> list[dict]:
         return [asdict(c) for c in self.clips]

@@ -263,6 +263,19 @@ def test_writer_formats_from_extension(tmp_path: Path, ext: str, fmt: str) -> No
     assert np.corrcoef(x[0, 5000:-5000], y[0, 5000:-5000])[0, 1] > 0.95
 
 
+def test_long_ogg_write_does_not_crash(tmp_path: Path) -> None:
+    """libsndfile's Vorbis encoder segfaulted on one 60 s write; the writer now writes in blocks."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np, sys; from larsnet.audio import AudioWriter\n"
+            "x = (np.random.default_rng(0).standard_normal((2, 44100 * 60)) * 0.1).astype(np.float32)\n"
+            "with AudioWriter(sys.argv[1], 44100, 2) as w: w.write(x)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "long.ogg")], capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    assert audio_info(tmp_path / "long.ogg").frames == 44100 * 60
+
+
 def test_explicit_format_overrides_extension(tmp_path: Path) -> None:
     path = write_audio(tmp_path / "o.bin", tone(100), RATE, format="flac")
     assert sf.info(str(path)).format == "FLAC"
