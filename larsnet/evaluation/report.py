@@ -305,9 +305,14 @@ def write_report(report: Report, out_dir: str | Path) -> dict[str, Path]:
         "json": report.to_json(),
         "scores": report.scores_csv(),
     }
+    return write_texts(out, texts, FILES)
+
+
+def write_texts(out: Path, texts: Mapping[str, str], names: Mapping[str, str]) -> dict[str, Path]:
+    """Write each ``texts[key]`` to ``out / names[key]`` atomically; return the paths."""
     paths = {}
     for key, text in texts.items():
-        path = out / FILES[key]
+        path = out / names[key]
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         tmp.replace(path)

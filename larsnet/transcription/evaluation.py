@@ -371,14 +371,9 @@ def write_transcription_report(evaluation: TranscriptionEvaluation, out_dir: str
     out.mkdir(parents=True, exist_ok=True)
     texts = {"markdown": evaluation.to_markdown(), "csv": evaluation.to_csv(), "json": evaluation.to_json(),
              "scores": evaluation.scores_csv()}
-    paths = {}
-    for key, text in texts.items():
-        path = out / FILES[key]
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        tmp.replace(path)
-        paths[key] = path
-    return paths
+    from larsnet.evaluation.report import write_texts
+
+    return write_texts(out, texts, FILES)
 
 
 def read_transcription_json(path: str | Path) -> TranscriptionEvaluation:
