@@ -20,7 +20,7 @@ from larsnet.chunking import chunk_count, overlap_add
 from larsnet.errors import AudioInputError, OptionError
 from larsnet.model import SeparationModel
 from larsnet.stft import Stft
-from larsnet.wiener import alpha_wiener
+from larsnet.wiener import wiener_shares
 
 Progress = Callable[[int, "int | None"], None]
 """``progress(done_chunks, total_chunks_or_None)``, called after every chunk."""
@@ -136,10 +136,11 @@ class Separator:
         x = self.stft.pad_end(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
         spec = self.stft.forward(x)  # (C, F, T) complex
         mag = spec.abs()
-        estimates = self._masks(mag, grid) * mag  # (S, C, F, T)
+        masks = self._masks(mag, grid)  # (S, C, F, T)
         if wiener is not None:
-            estimates = alpha_wiener(estimates, mag, wiener)
-        stems = self.stft.inverse(torch.polar(estimates, spec.angle()), length)
+            masks = wiener_shares(masks * mag, wiener)
+        # mask * X == polar(mask * |X|, angle(X)): the mixture's phase, without atan2/sin/cos
+        stems = self.stft.inverse(spec * masks, length)
         return stems.cpu().numpy()
 
     # --- public API ---------------------------------------------------------------

@@ -22,6 +22,40 @@ def _arch_params(pairs: tuple[str, ...]) -> dict:
     return params
 
 
+def _with_arch_params(model, overrides: dict, source: str):
+    """The ``--init`` model rebuilt with ``overrides`` (e.g. shares=true) and its weights.
+
+    Only settings that leave every weight's shape alone can change; anything else is
+    refused with the offending keys named."""
+    from larsnet.model import ModelConfig, build_model
+
+    data = model.config.to_dict()
+    data["arch_params"] = {**data["arch_params"], **overrides}
+    rebuilt = build_model(ModelConfig.from_dict(data))
+    try:
+        rebuilt.load_state_dict(model.state_dict())
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1].strip()
+        raise OptionError(f"--arch-param {overrides} changes the shapes of {source}'s weights ({first}); "
+                          "with --init only shape-preserving settings such as shares=true may change") from None
+    rebuilt.provenance = getattr(model, "provenance", {})
+    return rebuilt.train(model.training)
+
+
+def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
+    """``("toms=0.2", ...)`` -> ``{"toms": 0.2}``; the dataset checks stems and the total."""
+    focus = {}
+    for pair in pairs:
+        stem, sep, value = pair.partition("=")
+        try:
+            focus[stem.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise OptionError(f"--focus {pair!r}: expected STEM=PROBABILITY, e.g. toms=0.2")
+    return focus
+
+
 @click.command("train")
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder: last.pt (resumable state), best.pt, final.pt, log.csv.")
@@ -35,6 +69,7 @@ def _arch_params(pairs: tuple[str, ...]) -> dict:
 @click.option("--segment-frames", type=int, default=256, show_default=True, help="Training segment in STFT frames.")
 @click.option("--lr", type=float, default=1e-3, show_default=True)
 @click.option("--lr-final", type=float, default=1e-4, show_default=True)
+@click.option("--warmup-steps", type=int, default=200, show_default=True, help="Linear learning-rate warm-up.")
 @click.option("--loss-l1", type=float, default=1.0, show_default=True, help="Weight of the paper's masked-magnitude L1.")
 @click.option("--loss-nsdr", type=float, default=0.0, show_default=True, help="Weight of the spectral nSDR term.")
 @click.option("--data", type=click.Choice(["gmd", "folder"]), default="gmd", show_default=True,
@@ -43,6 +78,8 @@ def _arch_params(pairs: tuple[str, ...]) -> dict:
 @click.option("--kits", default=None, help="Comma-separated training kits (default: every installed kit not held out).")
 @click.option("--folder", type=click.Path(path_type=Path), default=None, help="StemGMD-style folder for --data folder.")
 @click.option("--no-augment", is_flag=True, help="Turn off the paper's augmentations.")
+@click.option("--focus", "focus", multiple=True,
+              help="STEM=P: centre a share P of segments on a hit of STEM, e.g. --focus toms=0.2 (sparse stems).")
 @click.option("--val-clips", type=int, default=12, show_default=True, help="Validation clips (GMD validation split, held-out kits); 0 = none.")
 @click.option("--val-seconds", type=float, default=10.0, show_default=True)
 @click.option("--eval-every", type=int, default=500, show_default=True)
@@ -52,7 +89,7 @@ def _arch_params(pairs: tuple[str, ...]) -> dict:
 @click.option("-d", "--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto (bf16 autocast on cuda).")
 @click.option("--quiet", is_flag=True)
 def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
-            lr_final, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, val_clips, val_seconds,
+            lr_final, warmup_steps, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, focus, val_clips, val_seconds,
             eval_every, seed, threads, workers, device, quiet):
     """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
     import torch
@@ -70,17 +107,20 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     device = str(resolve_device(device))
     segment = segment_samples_for_frames(segment_frames)
     config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or TrainConfig().arch_params, steps=steps,
-                         lr=lr, lr_final=lr_final, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
+                         lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
                          eval_every=eval_every, max_minutes=max_minutes)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None
+    focus_probs = _focus(focus)
     provenance = {"data": data, "kits": kit_names or "all installed, not held out", "segment_frames": segment_frames,
-                  "batch_size": batch_size, "augmentation": not no_augment}
+                  "batch_size": batch_size, "augmentation": not no_augment, "focus": focus_probs}
     if resume:
         trainer = Trainer.resume(out_dir, device=device, steps=steps, max_minutes=max_minutes)
     else:
         model = resolve_model(init_model) if init_model else None
         if model is not None:
             provenance["init"] = str(init_model)
+            if arch_param:
+                model = _with_arch_params(model, _arch_params(arch_param), str(init_model))
         trainer = Trainer(config, out_dir, model=model, device=device, provenance=provenance)
 
     if data == "folder":
@@ -96,7 +136,7 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     else:
         augmentation = Augmentation(p_example=0.0) if no_augment else Augmentation()
         dataset = OnTheFlyDataset.from_gmd(gmd_root, kits=kit_names, segment_samples=segment, seed=seed,
-                                           augmentation=augmentation, examples_per_epoch=None)
+                                           augmentation=augmentation, examples_per_epoch=None, focus=focus_probs)
         dataset.set_epoch(trainer.step)  # a resumed run draws fresh, still reproducible, examples
         loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
 

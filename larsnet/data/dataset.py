@@ -235,6 +235,13 @@ class OnTheFlyDataset(IterableDataset):
     their length, like windows every few seconds); ``kits``: the training kits;
     ``kit_mixing``: every stem from its own random kit (else one kit per example, and
     ``kit_swap`` moves stems to another); ``examples_per_epoch``: None = endless.
+
+    ``focus``: ``{stem: probability}``. Uniform windows show toms and cymbals in a small
+    share of segments (GMD plays them in fills and accents), and a model that rarely
+    sees a stem learns to keep it silent (training-notes.md). With the given
+    probability a segment is instead centred near a random hit of that stem, drawn
+    uniformly over all its hits in all performances, so each hit is equally likely to
+    be shown whatever performance it is in.
     """
 
     def __init__(
@@ -247,6 +254,7 @@ class OnTheFlyDataset(IterableDataset):
         augmentation: Augmentation = Augmentation(),
         kit_mixing: bool = True,
         examples_per_epoch: int | None = 1000,
+        focus: dict[str, float] | None = None,
     ):
         super().__init__()
         if not performances:
@@ -271,6 +279,42 @@ class OnTheFlyDataset(IterableDataset):
             or list(range(len(self.kits)))
             for stem in STEMS
         }
+        self.focus = dict(focus or {})
+        unknown = sorted(set(self.focus) - set(STEMS))
+        if unknown:
+            raise OptionError(f"focus stems {', '.join(unknown)} unknown; choose from {', '.join(STEMS)}")
+        if sum(self.focus.values()) > 1.0 or any(v < 0 for v in self.focus.values()):
+            raise OptionError(f"focus probabilities must be >= 0 and sum to at most 1, got {self.focus}")
+        self._focus_hits = {stem: self._hits_of_stem(stem) for stem, prob in self.focus.items() if prob > 0}
+
+    def _hits_of_stem(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
+        """(performance index, onset seconds) of every hit of ``stem``, over all performances."""
+        wanted = np.array([i for i, piece in enumerate(PIECES) if piece in PIECES_OF_STEM[stem]])
+        perf_idx, times = [], []
+        for p, perf in enumerate(self.performances):
+            arrays = perf.arrays
+            t = arrays.time_s[np.isin(arrays.piece, wanted)]
+            perf_idx.append(np.full(t.shape, p, dtype=np.int64))
+            times.append(t)
+        return np.concatenate(perf_idx), np.concatenate(times)
+
+    def _draw_window(self, rng: np.random.Generator) -> tuple[int, int]:
+        """(performance index, start sample): uniform over time, or near a focus hit."""
+        L = self.segment_samples
+        if self._focus_hits:
+            u = rng.random()
+            for stem, hits in self._focus_hits.items():
+                u -= self.focus[stem]
+                if u < 0 and hits[0].size:
+                    h = int(rng.integers(hits[0].size))
+                    p = int(hits[0][h])
+                    # the hit lands anywhere in the first 90 % of the window, so its decay is heard too
+                    start = int(round(hits[1][h] * SAMPLE_RATE - rng.uniform(0.0, 0.9) * L))
+                    return p, max(0, start)
+        p = int(rng.choice(len(self.performances), p=self._weights))
+        perf_len = int(round(self.performances[p].duration_s * SAMPLE_RATE))
+        start = int(rng.integers(0, max(1, perf_len - L) + 1)) if perf_len > L else 0
+        return p, start
 
     @classmethod
     def from_gmd(
@@ -285,6 +329,7 @@ class OnTheFlyDataset(IterableDataset):
         augmentation: Augmentation = Augmentation(),
         kit_mixing: bool = True,
         examples_per_epoch: int | None = 1000,
+        focus: dict[str, float] | None = None,
     ) -> "OnTheFlyDataset":
         """GMD's ``split`` with ``kits`` (names via discovery, or kits; default:
         :func:`~larsnet.data.discovery.training_kits`). Held-out kits are refused."""
@@ -293,7 +338,7 @@ class OnTheFlyDataset(IterableDataset):
         _check_trainable(names)
         loaded = [k if isinstance(k, MappedKit) else _kits_by_name([k])[0] for k in names]
         return cls(performances, loaded, segment_samples=segment_samples, seed=seed, augmentation=augmentation,
-                   kit_mixing=kit_mixing, examples_per_epoch=examples_per_epoch)
+                   kit_mixing=kit_mixing, examples_per_epoch=examples_per_epoch, focus=focus)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -320,10 +365,8 @@ class OnTheFlyDataset(IterableDataset):
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, self.epoch, int(index)]))
         aug = self.augmentation
         L = self.segment_samples
-        p = int(rng.choice(len(self.performances), p=self._weights))
+        p, start = self._draw_window(rng)
         perf = self.performances[p]
-        perf_len = int(round(perf.duration_s * SAMPLE_RATE))
-        start = int(rng.integers(0, max(1, perf_len - L) + 1)) if perf_len > L else 0
         augmented = rng.random() < aug.p_example
         draw = lambda prob: augmented and rng.random() < prob  # noqa: E731 - one draw per decision
 

@@ -122,6 +122,31 @@ def test_half_of_examples_augmented_by_default(performances, kits):
     assert 0.35 < share < 0.65
 
 
+def test_focus_centres_segments_on_rare_stems(tmp_path: Path, kits):
+    """One tom hit in a minute of groove: uniform windows almost never show it, focus does."""
+    notes = [(b, 36 if b % 2 == 0 else 42, 100) for b in range(120)] + [(80.25, 48, 110)]  # 120 bpm: hit at 40.1 s
+    perf = read_drum_midi(write_midi(tmp_path / "one_tom.mid", notes, bpm=120))
+    seg = SAMPLE_RATE  # one second
+    toms = STEMS.index("toms")
+
+    def share_with_toms(ds) -> float:
+        return float(np.mean([np.abs(ds.render_example(i)[1][toms]).max() > 1e-4 for i in range(60)]))
+
+    uniform = OnTheFlyDataset([perf], kits, segment_samples=seg, augmentation=NO_AUGMENTATION)
+    focused = OnTheFlyDataset([perf], kits, segment_samples=seg, augmentation=NO_AUGMENTATION, focus={"toms": 0.5})
+    assert share_with_toms(uniform) < 0.15
+    assert 0.3 < share_with_toms(focused) < 0.75
+    starts = [focused.render_example(i)[2]["start"] / SAMPLE_RATE for i in range(60)]
+    assert all(0 <= s for s in starts)
+    # a focused window holds the hit in its first 90 %
+    near = [s for s in starts if 39.0 < s <= 40.1]
+    assert near and all(40.1 - s <= 0.9 + 1e-3 for s in near)
+    with pytest.raises(OptionError, match="unknown"):
+        OnTheFlyDataset([perf], kits, focus={"tom": 0.5})
+    with pytest.raises(OptionError, match="sum to at most 1"):
+        OnTheFlyDataset([perf], kits, focus={"toms": 0.7, "cymbals": 0.6})
+
+
 def test_augmentation_building_blocks():
     x = np.linspace(-2, 2, 101, dtype=np.float32)
     y = saturate(x, 4.0)

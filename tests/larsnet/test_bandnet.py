@@ -1,0 +1,40 @@
+"""BandUNet options users and the trainer rely on: share masks add up to one, and an
+``--init`` model can switch them on without touching its weights."""
+import pytest
+import torch
+
+from larsnet.bandnet import BandUNet
+from larsnet.commands.train import _with_arch_params
+from larsnet.errors import OptionError
+from larsnet.model import ModelConfig
+
+SMALL = {"width": 4, "depth": 2, "bands": 64, "full_res_bins": 16}
+
+
+def _model(**params) -> BandUNet:
+    torch.manual_seed(0)
+    return BandUNet(ModelConfig(arch="band_unet", arch_params={**SMALL, **params})).eval()
+
+
+def test_share_masks_sum_to_one_at_every_bin():
+    mag = torch.rand(1, 2, 2048, 16)
+    masks = _model(shares=True).masks(mag)
+    torch.testing.assert_close(masks.sum(1), torch.ones(1, 2, 2048, 16), atol=1e-5, rtol=0)
+    plain = _model().masks(mag).sum(1)
+    assert (plain - 1).abs().max() > 0.1  # independent sigmoids do not
+
+
+def test_init_model_switches_to_shares_and_keeps_its_weights():
+    base = _model()
+    shared = _with_arch_params(base, {"shares": True}, "base.pt")
+    assert shared.shares and shared.config.arch_params["shares"] is True
+    for (name, a), (_, b) in zip(base.state_dict().items(), shared.state_dict().items()):
+        assert torch.equal(a, b), name
+    mag = torch.rand(1, 2, 2048, 16)
+    plain, share = base.band_masks(mag), shared.band_masks(mag)
+    torch.testing.assert_close(share, plain / (plain.sum(1, keepdim=True) + 1e-6))
+
+
+def test_init_model_refuses_shape_changes():
+    with pytest.raises(OptionError, match="changes the shapes"):
+        _with_arch_params(_model(), {"width": 8}, "base.pt")
