@@ -98,6 +98,11 @@ class BandUNet(SeparationModel):
         lower = np.clip(np.floor(position).astype(int), 0, bands - 2)
         self.register_buffer("lower", torch.as_tensor(lower), persistent=False)
         self.register_buffer("weight", torch.as_tensor(position - lower, dtype=torch.float32), persistent=False)
+        interpolation = torch.zeros(bands, config.n_bins)
+        columns = torch.arange(config.n_bins)
+        interpolation[self.lower, columns] = 1 - self.weight
+        interpolation[self.lower + 1, columns] += self.weight
+        self.register_buffer("interpolation", interpolation, persistent=False)
         self.input_norm = nn.BatchNorm2d(bands)
         sizes = [channels] + [width * 2**k for k in range(depth)]
         self.encoders = nn.ModuleList(_Down(sizes[k], sizes[k + 1]) for k in range(depth))
@@ -116,15 +121,21 @@ class BandUNet(SeparationModel):
         return sums / (self.edges[1:] - self.edges[:-1]).to(mag.dtype)[:, None]
 
     def unpool(self, bands: torch.Tensor) -> torch.Tensor:
-        """``[..., bands, T] -> [..., F, T]`` by linear interpolation between band centres."""
-        low = bands[..., self.lower, :]
-        high = bands[..., self.lower + 1, :]
-        w = self.weight[:, None]
-        return low * (1 - w) + high * w
+        """``[..., bands, T] -> [..., F, T]`` by linear interpolation between band centres.
+
+        Computed as a product with the (bands x F) interpolation matrix on the
+        time-major view: BLAS does it faster than two gathers, and the result is stored
+        time-major (bins contiguous), the layout of ``torch.stft``'s output, so that
+        multiplying it with the spectrogram runs at memory speed instead of striding.
+        """
+        return torch.matmul(bands.transpose(-1, -2), self.interpolation).transpose(-1, -2)
+
+    @property
+    def masks_sum_to_one(self) -> bool:
+        return self.shares
 
     def masks(self, mag: torch.Tensor) -> torch.Tensor:
-        batch, channels, _, frames = mag.shape
-        return self.unpool(self.band_masks(mag).flatten(1, 2)).reshape(batch, self.n_stems, channels, -1, frames)
+        return self.unpool(self.band_masks(mag))
 
     def band_masks(self, mag: torch.Tensor) -> torch.Tensor:
         """``mag[B, C, F, T] -> band masks[B, S, C, bands, T]`` (before interpolation to bins).

@@ -65,6 +65,12 @@ class SeparationModel(nn.Module):
     def stems(self) -> tuple[str, ...]:
         return self.config.stems
 
+    @property
+    def masks_sum_to_one(self) -> bool:
+        """True when the stems' masks always add up to one (share masks): alpha-Wiener
+        with alpha 1 then changes nothing, and the separator skips it."""
+        return False
+
     def masks(self, mag: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -73,6 +73,22 @@ def as_stereo(audio: np.ndarray) -> np.ndarray:
     return array
 
 
+def apply_masks(spec: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """``spec[C, F', T]`` complex, ``masks[S, C, F, T]`` real (F <= F') -> ``mask * spec[S, C, F', T]``.
+
+    ``mask * X`` is ``polar(mask * |X|, angle(X))``, the estimate with the mixture's
+    phase, without an atan2, sine and cosine per bin. Bins above ``F`` (the Nyquist bin
+    LarsNet does not model) get zero. The product is written in one pass, time-major
+    like ``torch.stft``'s output, as real pairs: a real-times-complex product in the
+    other layout cost more than the network.
+    """
+    stems, channels, bins, frames = masks.shape
+    out = torch.zeros((stems, channels, frames, spec.shape[-2], 2), dtype=masks.dtype, device=masks.device)
+    target = out[..., :bins, :].transpose(-2, -3)  # (S, C, F, T, 2) view into out
+    torch.mul(torch.view_as_real(spec[:, :bins]), masks[..., None], out=target)
+    return torch.view_as_complex(out).transpose(-1, -2)
+
+
 class Separator:
     """A model ready to separate waveforms at its sample rate (44.1 kHz)."""
 
@@ -112,7 +128,7 @@ class Separator:
 
     # --- the per-chunk path -------------------------------------------------------
     def _masks(self, mag: torch.Tensor, grid: int | None) -> torch.Tensor:
-        """``mag[C, n_fft/2+1, T] -> masks[S, C, n_fft/2+1, T]``; the Nyquist bin gets 0.
+        """``mag[C, n_fft/2+1, T] -> masks[S, C, n_bins, T]`` (the model's bins, no Nyquist).
 
         ``grid=None`` runs the whole spectrogram at once (padded to the model's time
         multiple); ``grid=512`` cuts it into zero-padded 512-frame chunks, as the
@@ -121,13 +137,15 @@ class Separator:
         frames = mag.shape[-1]
         step = grid or -(-frames // self.model.time_multiple) * self.model.time_multiple
         total = -(-frames // step) * step
-        visible = torch.nn.functional.pad(mag[:, : self.n_bins], (0, total - frames))  # (C, F, total)
+        visible = mag[:, : self.n_bins]
+        if total != frames:
+            visible = torch.nn.functional.pad(visible, (0, total - frames))  # (C, F, total)
         parts = [
             self.model.masks(visible[None, ..., start : start + step])[0]  # (S, C, F, step)
             for start in range(0, total, step)
         ]
-        masks = torch.cat(parts, dim=-1)[..., :frames]
-        return torch.nn.functional.pad(masks, (0, 0, 0, mag.shape[-2] - self.n_bins))
+        masks = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+        return masks[..., :frames]
 
     @torch.inference_mode()
     def _process(self, wave: np.ndarray, wiener: float | None, grid: int | None = None) -> np.ndarray:
@@ -136,11 +154,10 @@ class Separator:
         x = self.stft.pad_end(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
         spec = self.stft.forward(x)  # (C, F, T) complex
         mag = spec.abs()
-        masks = self._masks(mag, grid)  # (S, C, F, T)
-        if wiener is not None:
-            masks = wiener_shares(masks * mag, wiener)
-        # mask * X == polar(mask * |X|, angle(X)): the mixture's phase, without atan2/sin/cos
-        stems = self.stft.inverse(spec * masks, length)
+        masks = self._masks(mag, grid)  # (S, C, n_bins, T)
+        if wiener is not None and not (wiener == 1 and self.model.masks_sum_to_one):
+            masks = wiener_shares(masks * mag[:, : masks.shape[-2]], wiener)
+        stems = self.stft.inverse(apply_masks(spec, masks), length)
         return stems.cpu().numpy()
 
     # --- public API ---------------------------------------------------------------

@@ -78,7 +78,47 @@ class Stft:
         return spec.reshape(*shape[:-1], *spec.shape[-2:])
 
     def inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """Complex ``spec[..., n_bins, T]`` -> ``wave[..., length]``."""
+        """Complex ``spec[..., n_bins, T]`` -> ``wave[..., length]``.
+
+        Same result as ``torch.istft`` (to float rounding; tested), about a third
+        faster for LarsNet's 4096/1024 window, where the iSTFT of ten stem channels is a
+        large share of separation time: the frames come out of one batched ``irfft``
+        along contiguous bins (``torch.stft`` stores its output time-major), and the
+        overlap-add is ``n_fft / hop`` shifted block sums instead of a generic fold.
+        """
+        if self.win_length != self.n_fft or self.n_fft % self.hop_length:
+            return self._torch_inverse(spec, length)
+        shape = spec.shape
+        n_fft, hop = self.n_fft, self.hop_length
+        time_major = spec.reshape(-1, *shape[-2:]).transpose(-1, -2)  # (B, T, F), a view for stft output
+        frames = torch.fft.irfft(time_major, n=n_fft, dim=-1)  # (B, T, n_fft)
+        frames *= self.window(frames.device, frames.dtype)
+        batch, count = frames.shape[:2]
+        k = n_fft // hop
+        blocks = frames.view(batch, count, k, hop)
+        out = frames.new_zeros(batch, count + k - 1, hop)
+        for j in range(k):  # block j of frame t lands at hop position t + j
+            out[:, j : j + count] += blocks[:, :, j]
+        start = n_fft // 2  # center=True: the first half window is padding
+        wave = out.view(batch, -1)[:, start : start + length]
+        wave = wave / self._envelope(count, frames.device, frames.dtype)[start : start + length]
+        if wave.shape[-1] < length:  # asked for more than the frames cover: zeros, as torch.istft
+            wave = torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
+        return wave.reshape(*shape[:-2], length)
+
+    def _envelope(self, frames: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """Sum of the squared windows over the overlap-add of ``frames`` frames."""
+        k = self.n_fft // self.hop_length
+        squares = self.window(device, dtype).square().view(k, self.hop_length)
+        envelope = torch.zeros(frames + k - 1, self.hop_length, device=device, dtype=dtype)
+        for j in range(k):
+            envelope[j : j + frames] += squares[j]
+        envelope = envelope.view(-1)
+        if float(envelope[self.n_fft // 2 : (frames - 1) * self.hop_length + 1].min()) < 1e-11:
+            raise ValueError("window overlap-add has zeros; the STFT cannot be inverted")
+        return envelope
+
+    def _torch_inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         shape = spec.shape
         flat = spec.reshape(-1, *shape[-2:])  # (batch*channels, F, T)
         wave = torch.istft(

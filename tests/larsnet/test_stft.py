@@ -23,3 +23,21 @@ def test_round_trip_returns_the_input(length):
     assert spec.shape == (2, 2049, padded.shape[-1] // 1024 + 1)
     back = stft.inverse(spec, padded.shape[-1])[..., :length]
     assert torch.allclose(back, wave, atol=1e-5)
+
+
+@pytest.mark.parametrize("length", [4096, 44_100, 100_000])
+def test_inverse_equals_torch_istft_on_any_spectrogram(length):
+    """Our overlap-add iSTFT must give torch.istft's result for spectrograms that are
+    not an STFT of anything (masked stems), in either memory layout, any batch shape."""
+    stft = Stft()
+    rng = np.random.default_rng(1)
+    frames = stft.frames(length)
+    spec = torch.from_numpy((rng.standard_normal((3, 2, 2049, frames)) + 1j * rng.standard_normal((3, 2, 2049, frames)))
+                            .astype(np.complex64))
+    reference = stft._torch_inverse(spec, length)
+    assert reference.shape == (3, 2, length)
+    for layout in (spec, spec.transpose(-1, -2).contiguous().transpose(-1, -2)):
+        torch.testing.assert_close(stft.inverse(layout, length), reference, atol=2e-5, rtol=1e-4)
+    longer = stft.inverse(spec, (frames + 8) * 1024)  # past the frames: zeros, as torch.istft pads
+    torch.testing.assert_close(longer[..., :length], reference)
+    assert torch.equal(longer[..., (frames + 3) * 1024:], torch.zeros_like(longer[..., (frames + 3) * 1024:]))
