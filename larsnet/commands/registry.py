@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "larsnet.commands.train",
     "larsnet.commands.evaluate",
     "larsnet.commands.transcription",
+    "larsnet.commands.average",
 )
 
 

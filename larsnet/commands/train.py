@@ -83,6 +83,8 @@ def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--val-clips", type=int, default=12, show_default=True, help="Validation clips (GMD validation split, held-out kits); 0 = none.")
 @click.option("--val-seconds", type=float, default=10.0, show_default=True)
 @click.option("--eval-every", type=int, default=500, show_default=True)
+@click.option("--snapshot-every", type=int, default=0, show_default=True,
+              help="Keep the model every N steps in OUT/snapshots/ for `larsnet average` (0: never).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice).")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes for rendering.")
@@ -90,7 +92,7 @@ def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--quiet", is_flag=True)
 def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
             lr_final, warmup_steps, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, focus, val_clips, val_seconds,
-            eval_every, seed, threads, workers, device, quiet):
+            eval_every, snapshot_every, seed, threads, workers, device, quiet):
     """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
     import torch
     from torch.utils.data import DataLoader
@@ -108,13 +110,14 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     segment = segment_samples_for_frames(segment_frames)
     config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or TrainConfig().arch_params, steps=steps,
                          lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
-                         eval_every=eval_every, max_minutes=max_minutes)
+                         eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None
     focus_probs = _focus(focus)
     provenance = {"data": data, "kits": kit_names or "all installed, not held out", "segment_frames": segment_frames,
                   "batch_size": batch_size, "augmentation": not no_augment, "focus": focus_probs}
     if resume:
-        trainer = Trainer.resume(out_dir, device=device, steps=steps, max_minutes=max_minutes)
+        trainer = Trainer.resume(out_dir, device=device, steps=steps, max_minutes=max_minutes,
+                                 **({"snapshot_every": snapshot_every} if snapshot_every else {}))
     else:
         model = resolve_model(init_model) if init_model else None
         if model is not None:

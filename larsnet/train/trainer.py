@@ -54,6 +54,9 @@ class TrainConfig:
     log_every: int = 25
     eval_every: int = 500
     checkpoint_every: int = 200
+    snapshot_every: int = 0
+    """Also keep the model every this many steps in ``snapshots/`` (0: never), for
+    ``larsnet average`` (weight averaging of late checkpoints)."""
     max_minutes: float | None = None
     license: str = "GPL-3.0-or-later"
     notes: str = ""
@@ -293,6 +296,9 @@ class Trainer:
                         progress(self.step, row)
                 if self.step % config.checkpoint_every == 0:
                     self.save_state()
+                if config.snapshot_every and self.step % config.snapshot_every == 0:
+                    (self.out_dir / "snapshots").mkdir(exist_ok=True)
+                    self.save_model(f"snapshots/step{self.step:06d}.pt")
         except KeyboardInterrupt:
             self.save_state()
             self.save_model("final.pt", interrupted=True)

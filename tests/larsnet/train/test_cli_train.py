@@ -4,6 +4,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import torch
 from larsnet.checkpoint import load_model_file
 from larsnet.cli import main
 from larsnet.data.gmd import records_from_midi_dir
@@ -56,3 +57,19 @@ def test_malformed_focus_is_one_clear_line(tmp_path: Path, folder: Path, capsys,
     code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--focus", focus)
     assert code != 0
     assert message in output and "Traceback" not in output and len(output.strip().splitlines()) == 1
+
+
+def test_snapshots_average_into_a_loadable_model(tmp_path: Path, folder: Path, capsys):
+    out = tmp_path / "run"
+    code, output = _train(out, folder, capsys, "--steps", "4", "--snapshot-every", "2")
+    assert code == 0, output
+    snapshots = sorted((out / "snapshots").glob("*.pt"))
+    assert [p.name for p in snapshots] == ["step000002.pt", "step000004.pt"]
+    averaged = tmp_path / "avg.pt"
+    assert main(["average", str(averaged), *map(str, snapshots), str(out / "last.pt")]) == 0
+    model = load_model_file(averaged)
+    assert model.provenance["averaged_steps"] == [2, 4, 4]
+    a, b = (load_model_file(p).state_dict() for p in snapshots)
+    key = next(k for k, v in a.items() if v.is_floating_point() and not torch.equal(v, b[k]))
+    expected = (a[key].float() * 1 + b[key].float() * 2) / 3  # last.pt holds step 4 again
+    torch.testing.assert_close(model.state_dict()[key].float(), expected, atol=2e-3, rtol=2e-3)
