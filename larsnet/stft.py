@@ -22,6 +22,7 @@ class Stft:
         self.hop_length = hop_length
         self.win_length = n_fft if win_length is None else win_length
         self._windows: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+        self._envelopes: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
 
     @property
     def n_bins(self) -> int:
@@ -94,29 +95,35 @@ class Stft:
         frames = torch.fft.irfft(time_major, n=n_fft, dim=-1)  # (B, T, n_fft)
         frames *= self.window(frames.device, frames.dtype)
         batch, count = frames.shape[:2]
-        k = n_fft // hop
-        blocks = frames.view(batch, count, k, hop)
-        out = frames.new_zeros(batch, count + k - 1, hop)
-        for j in range(k):  # block j of frame t lands at hop position t + j
-            out[:, j : j + count] += blocks[:, :, j]
         start = n_fft // 2  # center=True: the first half window is padding
-        wave = out.view(batch, -1)[:, start : start + length]
+        wave = self._overlap_add(frames).view(batch, -1)[:, start : start + length]
         wave = wave / self._envelope(count, frames.device, frames.dtype)[start : start + length]
         if wave.shape[-1] < length:  # asked for more than the frames cover: zeros, as torch.istft
             wave = torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
         return wave.reshape(*shape[:-2], length)
 
-    def _envelope(self, frames: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-        """Sum of the squared windows over the overlap-add of ``frames`` frames."""
-        k = self.n_fft // self.hop_length
-        squares = self.window(device, dtype).square().view(k, self.hop_length)
-        envelope = torch.zeros(frames + k - 1, self.hop_length, device=device, dtype=dtype)
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """``frames[..., T, n_fft] -> [..., T + k - 1, hop]``, k = n_fft / hop: block j of
+        frame t lands at hop position t + j, so k shifted slice sums do the overlap-add."""
+        k, hop = self.n_fft // self.hop_length, self.hop_length
+        count = frames.shape[-2]
+        blocks = frames.reshape(*frames.shape[:-1], k, hop)
+        out = frames.new_zeros(*frames.shape[:-2], count + k - 1, hop)
         for j in range(k):
-            envelope[j : j + frames] += squares[j]
-        envelope = envelope.view(-1)
-        if float(envelope[self.n_fft // 2 : (frames - 1) * self.hop_length + 1].min()) < 1e-11:
-            raise ValueError("window overlap-add has zeros; the STFT cannot be inverted")
-        return envelope
+            out[..., j : j + count, :] += blocks[..., j, :]
+        return out
+
+    def _envelope(self, frames: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+        """Sum of the squared windows over the overlap-add of ``frames`` frames (cached:
+        every chunk of a file has the same size)."""
+        key = (frames, device, dtype)
+        if key not in self._envelopes:
+            squares = self.window(device, dtype).square().expand(frames, self.n_fft)
+            envelope = self._overlap_add(squares).reshape(-1)
+            if float(envelope[self.n_fft // 2 : (frames - 1) * self.hop_length + 1].min()) < 1e-11:
+                raise ValueError("window overlap-add has zeros; the STFT cannot be inverted")
+            self._envelopes = {key: envelope}  # one size at a time: chunks, then the last one
+        return self._envelopes[key]
 
     def _torch_inverse(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         shape = spec.shape

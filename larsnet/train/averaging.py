@@ -18,9 +18,8 @@ import torch
 
 from larsnet.checkpoint import load_model_file
 from larsnet.errors import CheckpointError
-from larsnet.model import ModelConfig, SeparationModel, build_model
-
-TRAIN_STATE_FORMAT = "larsnet-train-state"
+from larsnet.model import SeparationModel, build_model
+from larsnet.train.trainer import TRAIN_STATE_FORMAT, model_from_train_state
 
 
 def load_any(path: str | Path) -> SeparationModel:
@@ -30,8 +29,7 @@ def load_any(path: str | Path) -> SeparationModel:
         raise CheckpointError(path, "no such checkpoint; pass model files (.pt) or training states (last.pt)")
     payload = torch.load(path, map_location="cpu", weights_only=True)
     if isinstance(payload, dict) and payload.get("format") == TRAIN_STATE_FORMAT:
-        model = build_model(ModelConfig.from_dict(payload["model_config"]))
-        model.load_state_dict(payload["model_state"])
+        model = model_from_train_state(payload)
         model.license = payload.get("config", {}).get("license", "unknown")
         model.provenance = {**payload.get("provenance", {}), "steps": payload.get("step")}
         return model.eval()

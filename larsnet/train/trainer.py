@@ -32,6 +32,9 @@ from larsnet.separator import Separator
 from larsnet.stft import Stft
 from larsnet.train.losses import BandProjection, band_nsdr_loss, masked_l1, spectral_nsdr
 
+TRAIN_STATE_FORMAT = "larsnet-train-state"
+"""``format`` of ``last.pt``: weights, optimizer, step and RNG of a run (not a model file)."""
+
 PRESENT_DB = -60.0
 """A stem counts as present in an example above this RMS (dBFS), as in the evaluation."""
 
@@ -75,6 +78,13 @@ def _rms_db(x: torch.Tensor) -> torch.Tensor:
     return 10 * torch.log10(x.square().flatten(2).mean(-1) + 1e-12)
 
 
+def model_from_train_state(state: dict[str, Any]) -> SeparationModel:
+    """The model held in a loaded training state (``last.pt``), in train mode."""
+    model = build_model(ModelConfig.from_dict(state["model_config"]))
+    model.load_state_dict(state["model_state"])
+    return model
+
+
 class Trainer:
     """Owns a model, its optimizer and the run folder."""
 
@@ -110,7 +120,7 @@ class Trainer:
     # --- checkpoints --------------------------------------------------------------
     def save_state(self) -> Path:
         state = {
-            "format": "larsnet-train-state",
+            "format": TRAIN_STATE_FORMAT,
             "config": asdict(self.config),
             "model_config": self.model.config.to_dict(),
             "model_state": self.model.state_dict(),
@@ -136,8 +146,7 @@ class Trainer:
             raise CheckpointError(path, "no training state to resume; start a run without --resume first")
         state = torch.load(path, map_location="cpu", weights_only=True)
         config = TrainConfig(**{**state["config"], **overrides})
-        model = build_model(ModelConfig.from_dict(state["model_config"]))
-        model.load_state_dict(state["model_state"])
+        model = model_from_train_state(state)
         trainer = cls(config, out_dir, model=model, device=device, provenance=state.get("provenance"))
         trainer.optimizer.load_state_dict(state["optimizer_state"])
         trainer.step = state["step"]
