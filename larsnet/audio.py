@@ -427,19 +427,26 @@ def _write_format(path: Path, format: str | None) -> tuple[str, str | None]:
 
 
 def _quantize(block: np.ndarray, bits: int, rng: np.random.Generator | None) -> np.ndarray:
-    """float ``[n, C]`` -> integers at ``bits`` (16 -> int16, 24 -> int32 << 8), clipped.
+    """float ``[n, C]`` -> C-contiguous integers at ``bits`` (16 -> int16, 24 -> int32 << 8), clipped.
 
     We quantise ourselves instead of leaving it to libsndfile so that rounding, the TPDF
     dither and the clip to [-1, 1 - 1 LSB] are explicit and identical for every format.
     TPDF dither: the sum of two independent uniform variables of 1 LSB width gives a
     triangular density over +-1 LSB, which makes the quantisation error independent of
     the signal (no distortion on quiet fades, only a flat noise floor).
+
+    16 bit is computed in float32, which resolves 1/256 LSB at full scale: exact enough
+    for rounding, and half the memory traffic of float64 (writing five stems was a fifth
+    of separation time). 24 bit needs float64.
     """
     scale = float(1 << (bits - 1))
-    y = block.astype(np.float64) * scale
+    dtype = np.float32 if bits == 16 else np.float64
+    y = np.multiply(block, dtype(scale), dtype=dtype, order="C")
     if rng is not None:
-        y += rng.random(y.shape) - rng.random(y.shape)
-    y = np.clip(np.round(y), -scale, scale - 1)
+        y += rng.random(y.shape, dtype=dtype)
+        y -= rng.random(y.shape, dtype=dtype)
+    np.rint(y, out=y)
+    np.clip(y, -scale, scale - 1, out=y)
     if bits == 16:
         return y.astype(np.int16)
     return y.astype(np.int32) << (32 - bits)
@@ -526,9 +533,9 @@ class AudioWriter:
         if self._int_bits:
             data = _quantize(frames, self._int_bits, self._rng)
         elif self._lossy:
-            data = np.clip(frames, -1.0, 1.0).astype(np.float32)
+            data = np.ascontiguousarray(np.clip(frames, -1.0, 1.0), dtype=np.float32)
         else:
-            data = frames.astype(np.float32)
+            data = np.ascontiguousarray(frames, dtype=np.float32)
         for start in range(0, len(data), _WRITE_FRAMES):  # one huge write crashes libsndfile's Vorbis encoder
             self._file.write(np.ascontiguousarray(data[start:start + _WRITE_FRAMES]))
         self.frames_written += b.shape[1]

@@ -134,6 +134,10 @@ class BandUNet(SeparationModel):
     def masks_sum_to_one(self) -> bool:
         return self.shares
 
+    @property
+    def band_interpolation(self) -> torch.Tensor:
+        return self.interpolation
+
     def masks(self, mag: torch.Tensor) -> torch.Tensor:
         return self.unpool(self.band_masks(mag))
 

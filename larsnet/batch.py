@@ -19,6 +19,7 @@ import glob
 import os
 import string
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -400,12 +401,28 @@ def _separate_streaming(
     resamplers: dict[str, StreamResampler],
     total_frames: int,
 ) -> None:
-    """Blocks in, blocks out: memory is a few blocks plus the separator's chunks."""
+    """Blocks in, blocks out: memory is a few blocks plus the separator's chunks.
+
+    Writing is pipelined: one thread resamples, quantises and writes chunk k's stems
+    while the separator computes chunk k + 1 (numpy and libsndfile release the GIL).
+    Writing five dithered 16-bit stems otherwise takes a fifth of the time. At most one
+    chunk waits to be written, and a write error surfaces at the next chunk.
+    """
     stream = separator.separate_stream(reader, wiener=options.wiener, progress=progress, total_frames=total_frames)
-    for out in stream:
-        _check_stems(out, separator.stems)
+
+    def write(out: dict[str, np.ndarray]) -> None:
         for stem, block in out.items():
             writers[stem].write(resamplers[stem].process(block))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="larsnet-writer") as pool:
+        pending: Future | None = None
+        for out in stream:
+            _check_stems(out, separator.stems)
+            if pending is not None:
+                pending.result()
+            pending = pool.submit(write, out)
+        if pending is not None:
+            pending.result()
 
 
 def _separate_whole(

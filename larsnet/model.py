@@ -71,6 +71,14 @@ class SeparationModel(nn.Module):
         with alpha 1 then changes nothing, and the separator skips it."""
         return False
 
+    @property
+    def band_interpolation(self) -> torch.Tensor | None:
+        """``(bands, n_bins)`` matrix that maps :meth:`band_masks` to bin masks, for
+        models that predict masks at band resolution; None for bin-resolution models.
+        With it the separator applies band masks block by block instead of forming
+        the (large) bin masks first."""
+        return None
+
     def masks(self, mag: torch.Tensor) -> torch.Tensor:  # pragma: no cover - interface
         raise NotImplementedError
 

@@ -18,7 +18,9 @@ import torch
 
 from larsnet.chunking import chunk_count, overlap_add
 from larsnet.errors import AudioInputError, OptionError
+from larsnet.masking import BandMaskApplier, apply_masks, masked_shape
 from larsnet.model import SeparationModel
+from larsnet.scratch import ScratchBuffers
 from larsnet.stft import Stft
 from larsnet.wiener import wiener_shares
 
@@ -73,22 +75,6 @@ def as_stereo(audio: np.ndarray) -> np.ndarray:
     return array
 
 
-def apply_masks(spec: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """``spec[C, F', T]`` complex, ``masks[S, C, F, T]`` real (F <= F') -> ``mask * spec[S, C, F', T]``.
-
-    ``mask * X`` is ``polar(mask * |X|, angle(X))``, the estimate with the mixture's
-    phase, without an atan2, sine and cosine per bin. Bins above ``F`` (the Nyquist bin
-    LarsNet does not model) get zero. The product is written in one pass, time-major
-    like ``torch.stft``'s output, as real pairs: a real-times-complex product in the
-    other layout cost more than the network.
-    """
-    stems, channels, bins, frames = masks.shape
-    out = torch.zeros((stems, channels, frames, spec.shape[-2], 2), dtype=masks.dtype, device=masks.device)
-    target = out[..., :bins, :].transpose(-2, -3)  # (S, C, F, T, 2) view into out
-    torch.mul(torch.view_as_real(spec[:, :bins]), masks[..., None], out=target)
-    return torch.view_as_complex(out).transpose(-1, -2)
-
-
 class Separator:
     """A model ready to separate waveforms at its sample rate (44.1 kHz)."""
 
@@ -117,6 +103,15 @@ class Separator:
         # from chunk borders (strided convolutions are not shift-invariant otherwise).
         self.chunk = (chunk_frames - 1) * config.hop_length
         self.overlap = self.chunk - step * config.hop_length
+        interpolation = model.band_interpolation
+        self._band_applier = None if interpolation is None else BandMaskApplier(interpolation).to(self.device)
+        self._scratch = ScratchBuffers()
+
+    def release_buffers(self) -> None:
+        """Free the work buffers kept between chunks (a few hundred MB), e.g. before a
+        long pause; the next separation allocates them again."""
+        self._scratch.clear()
+        self.stft.release_buffers()
 
     @property
     def stems(self) -> tuple[str, ...]:
@@ -127,8 +122,9 @@ class Separator:
         return self.model.config.sample_rate
 
     # --- the per-chunk path -------------------------------------------------------
-    def _masks(self, mag: torch.Tensor, grid: int | None) -> torch.Tensor:
-        """``mag[C, n_fft/2+1, T] -> masks[S, C, n_bins, T]`` (the model's bins, no Nyquist).
+    def _masks(self, mag: torch.Tensor, grid: int | None, predict: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+        """``mag[C, n_fft/2+1, T] -> predict(...)[S, C, K, T]`` over the model's bins (no
+        Nyquist): bin masks (K = n_bins) or band masks.
 
         ``grid=None`` runs the whole spectrogram at once (padded to the model's time
         multiple); ``grid=512`` cuts it into zero-padded 512-frame chunks, as the
@@ -140,10 +136,7 @@ class Separator:
         visible = mag[:, : self.n_bins]
         if total != frames:
             visible = torch.nn.functional.pad(visible, (0, total - frames))  # (C, F, total)
-        parts = [
-            self.model.masks(visible[None, ..., start : start + step])[0]  # (S, C, F, step)
-            for start in range(0, total, step)
-        ]
+        parts = [predict(visible[None, ..., start : start + step])[0] for start in range(0, total, step)]
         masks = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         return masks[..., :frames]
 
@@ -154,11 +147,24 @@ class Separator:
         x = self.stft.pad_end(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
         spec = self.stft.forward(x)  # (C, F, T) complex
         mag = spec.abs()
-        masks = self._masks(mag, grid)  # (S, C, n_bins, T)
         if wiener is not None and not (wiener == 1 and self.model.masks_sum_to_one):
+            masks = self._masks(mag, grid, self.model.masks)  # (S, C, n_bins, T)
             masks = wiener_shares(masks * mag[:, : masks.shape[-2]], wiener)
-        stems = self.stft.inverse(apply_masks(spec, masks), length)
-        return stems.cpu().numpy()
+            apply = apply_masks
+        elif self._band_applier is not None:
+            masks = self._masks(mag, grid, self.model.band_masks)  # (S, C, bands, T)
+            apply = self._band_applier
+        else:
+            masks = self._masks(mag, grid, self.model.masks)
+            apply = apply_masks
+        # One stem at a time from masks to waveform: the masked spectrum and the iSTFT
+        # frames of one stem (34 MB each per 23.8 s chunk) are reused for the next, instead
+        # of five stems' worth (170 MB each) being allocated and page-faulted per chunk.
+        stems = torch.empty((masks.shape[0], *wave.shape), dtype=mag.dtype)
+        out = self._scratch.get("masked", masked_shape(1, spec), mag.dtype, mag.device)
+        for s in range(masks.shape[0]):
+            stems[s] = self.stft.inverse(apply(spec, masks[s : s + 1], out), length)[0]
+        return stems.numpy()
 
     # --- public API ---------------------------------------------------------------
     def separate(

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 import torch
 
+from larsnet.scratch import ScratchBuffers
+
+
+_PASS_BYTES = 16 << 20
+"""Input bytes per irfft pass in :meth:`Stft.inverse` (half of glibc's largest mmap threshold)."""
+
 
 class Stft:
     """STFT / iSTFT pair sharing one window.
@@ -23,6 +29,11 @@ class Stft:
         self.win_length = n_fft if win_length is None else win_length
         self._windows: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
         self._envelopes: dict[tuple[int, torch.device, torch.dtype], torch.Tensor] = {}
+        self._scratch = ScratchBuffers()  # iSTFT frames and sums, reused chunk to chunk
+
+    def release_buffers(self) -> None:
+        """Free the iSTFT work buffers kept for the next chunk."""
+        self._scratch.clear()
 
     @property
     def n_bins(self) -> int:
@@ -87,29 +98,44 @@ class Stft:
         along contiguous bins (``torch.stft`` stores its output time-major), and the
         overlap-add is ``n_fft / hop`` shifted block sums instead of a generic fold.
         """
-        if self.win_length != self.n_fft or self.n_fft % self.hop_length:
-            return self._torch_inverse(spec, length)
+        if self.win_length != self.n_fft or self.n_fft % self.hop_length or spec.requires_grad:
+            return self._torch_inverse(spec, length)  # (our buffers and out= have no autograd)
         shape = spec.shape
         n_fft, hop = self.n_fft, self.hop_length
         time_major = spec.reshape(-1, *shape[-2:]).transpose(-1, -2)  # (B, T, F), a view for stft output
-        frames = torch.fft.irfft(time_major, n=n_fft, dim=-1)  # (B, T, n_fft)
-        frames *= self.window(frames.device, frames.dtype)
-        batch, count = frames.shape[:2]
+        rows, count, bins = time_major.shape
+        dtype, device = spec.real.dtype, spec.device
         start = n_fft // 2  # center=True: the first half window is padding
-        wave = self._overlap_add(frames).view(batch, -1)[:, start : start + length]
-        wave = wave / self._envelope(count, frames.device, frames.dtype)[start : start + length]
-        if wave.shape[-1] < length:  # asked for more than the frames cover: zeros, as torch.istft
-            wave = torch.nn.functional.pad(wave, (0, length - wave.shape[-1]))
+        envelope = self._envelope(count, device, dtype)[start : start + length]
+        covered = envelope.shape[-1]  # < length if asked for more than the frames cover
+        wave = torch.empty((rows, length), dtype=dtype, device=device)
+        if covered < length:
+            wave[:, covered:] = 0  # as torch.istft
+        # A few rows per pass, so that irfft's copy of its input and the frames stay below
+        # glibc's mmap threshold and their memory is reused from pass to pass instead of
+        # page-faulted anew (see larsnet.scratch); this alone halved the iSTFT's time.
+        per_pass = max(1, _PASS_BYTES // (count * bins * time_major.element_size()))
+        for r0 in range(0, rows, per_pass):
+            part = time_major[r0 : r0 + per_pass]
+            n = part.shape[0]
+            frames = torch.fft.irfft(part, n=n_fft, dim=-1, out=self._scratch.get("frames", (n, count, n_fft), dtype, device))
+            frames *= self.window(device, dtype)
+            sums = self._overlap_add(frames, self._scratch.get("sums", (n, count + n_fft // hop - 1, hop), dtype, device))
+            torch.div(sums.view(n, -1)[:, start : start + covered], envelope, out=wave[r0 : r0 + n, :covered])
         return wave.reshape(*shape[:-2], length)
 
-    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+    def _overlap_add(self, frames: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """``frames[..., T, n_fft] -> [..., T + k - 1, hop]``, k = n_fft / hop: block j of
-        frame t lands at hop position t + j, so k shifted slice sums do the overlap-add."""
+        frame t lands at hop position t + j, so k shifted slice sums do the overlap-add.
+        ``out`` (that shape) is a buffer to reuse; it is overwritten."""
         k, hop = self.n_fft // self.hop_length, self.hop_length
         count = frames.shape[-2]
         blocks = frames.reshape(*frames.shape[:-1], k, hop)
-        out = frames.new_zeros(*frames.shape[:-2], count + k - 1, hop)
-        for j in range(k):
+        if out is None:
+            out = frames.new_empty(*frames.shape[:-2], count + k - 1, hop)
+        out[..., :count, :].copy_(blocks[..., 0, :])
+        out[..., count:, :].zero_()
+        for j in range(1, k):
             out[..., j : j + count, :] += blocks[..., j, :]
         return out
 

@@ -83,12 +83,19 @@ KNOWN_SF2: dict[str, Known] = {
                                     family="AVL drums", copyright_paths=("sf2/Red_Zeppelin_4_LV2.sf2",)),
     "FluidR3_GM.sf2": Known(package="fluid-soundfont-gm", name="FluidR3 GM", family="FluidR3 GM",
                             license="MIT", author="Frank Wen and contributors"),
+    "MuseScore_General_Full.sf2": Known(package="musescore-general-soundfont-lossless", name="MuseScore General",
+                                        family="MuseScore General", license="MIT",
+                                        author="S. Christian Collins; Fluid (R3) Mono by Michael Cowgill"),
+    "TimGM6mb.sf2": Known(package="timgm6mb-soundfont", name="TimGM6mb", family="TimGM6mb", license="GPL-2",
+                          author="Tim Brechbill"),
     "GeneralUser-v1.47.sf2": Known(package="minuet-data", name="GeneralUser GS",
                                    license="GeneralUser GS License v2.0 (any use, incl. commercial)",
                                    author="S. Christian Collins"),
 }
 """Keyed by file name. FluidR3's presets share hi-hats and cymbals: one family.
-GeneralUser GS's drum presets use distinct samples: each is its own family."""
+GeneralUser GS's drum presets use distinct samples: each is its own family. MuseScore
+General's and TimGM6mb's numbered presets are variations of one kit: one family each
+(optional packages, not in scripts/install-kits.sh; not trained on yet)."""
 
 SONIC_PI = Known(package="sonic-pi-samples", name="Sonic Pi drums",
                  author="menegass, Zajo, Neotone, Heigh-hoo (freesound.org)",
@@ -97,6 +104,7 @@ SONIC_PI = Known(package="sonic-pi-samples", name="Sonic Pi drums",
 PRESET_KINDS: dict[str, str] = {
     "808": "electronic", "909": "electronic", "electronic": "electronic", "dance": "electronic",
     "techno": "electronic", "tr-": "electronic", "orchestra": "percussion", "sfx": "sfx",
+    "marching": "percussion", "metronome": "sfx",
 }
 
 

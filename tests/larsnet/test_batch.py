@@ -469,3 +469,23 @@ def test_no_temp_files_remain_after_success(tmp_path: Path) -> None:
     run_batch([tmp_path / "x.wav"], ScaledCopies(), options(tmp_path))
     names = [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()]
     assert sorted(names) == ["x.wav"] * 5
+
+
+def test_a_write_error_in_the_writer_thread_fails_the_file_cleanly(tmp_path: Path, monkeypatch) -> None:
+    """Stems are written by a background thread while the next chunk is separated: a
+    disk error there must still fail this file, with its message, and leave nothing."""
+    from larsnet.audio import AudioWriter
+
+    original, calls = AudioWriter.write, []
+
+    def failing(self: AudioWriter, block: np.ndarray) -> None:
+        calls.append(self.path)
+        if len(calls) == 7:  # second chunk, second stem
+            raise OptionError(f"{self.path}: cannot write: No space left on device")
+        original(self, block)
+
+    monkeypatch.setattr(AudioWriter, "write", failing)
+    src = make_wav(tmp_path / "long.wav", 10_000)
+    result = run_batch([src], ScaledCopies(), options(tmp_path))
+    assert result.exit_code == 1 and "No space left on device" in result.failures[0].message
+    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
