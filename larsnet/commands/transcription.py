@@ -48,6 +48,10 @@ so a hit ringing into the clip is not an onset at its first sample."""
               help="Reference hits of one stem closer than this count as one onset (0: never).")
 @click.option("-w", "--wiener", type=float, default=None, metavar="ALPHA",
               help="With --source model: the alpha-Wiener filter exponent.")
+@click.option("--bleed-db", "bleed_spec", default="auto", show_default=True, metavar="auto|off|DB|STEM=DB[,...]",
+              help="Bleed gate between stems: auto = the separated-stem defaults with --source model, "
+                   "16 dB (recorded stems) with --source stems; a number for every stem; STEM=DB pairs "
+                   "over the defaults; off.")
 @click.option("--gmd", "gmd_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Groove MIDI Dataset folder holding info.csv [default: $LARSNET_GMD or ../shared/data/groove-midi].")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -68,6 +72,7 @@ def command(
     window_ms: float,
     merge_ms: float,
     wiener: float | None,
+    bleed_spec: str,
     gmd_root: Path | None,
     out_dir: Path,
     seed: int,
@@ -84,6 +89,7 @@ def command(
     check_alpha(wiener)
     if source == "stems" and (wiener is not None or model_spec != "default"):
         raise OptionError("--model and --wiener apply to --source model; the true stems need no model")
+    bleed_db = parse_bleed(bleed_spec, source)
     kits = parse_kits(kit_values)
     if kits == "seen":
         raise OptionError("--kits seen is not available here; name the kits, or use held-out")
@@ -91,7 +97,8 @@ def command(
 
     from larsnet.data.dataset import FixedEvalSet
     from larsnet.data.gmd import default_gmd_root
-    from larsnet.transcription import transcribe
+    from larsnet.transcription import TranscriptionSettings, transcribe
+    from larsnet.transcription.transcribe import bleed_thresholds
     from larsnet.transcription.evaluation import (
         evaluate_transcription, transcription_examples, separator_transcriber, stems_transcriber,
         write_transcription_report)
@@ -104,16 +111,19 @@ def command(
     eval_set = FixedEvalSet.from_gmd(gmd_root or default_gmd_root(), split=split, kits=names,
                                      eval_session_only=eval_sessions, on_error=warn, clip_s=clip_seconds,
                                      seed=seed, kit_assignment=kit_assignment, max_clips=clips)
+    gate = TranscriptionSettings(bleed_db=bleed_db)
     settings: dict[str, object] = {"source": "true stems (onset detector alone)" if source == "stems" else
                                    f"stems separated by model {model_spec}"}
     if source == "model":
         from larsnet.api import load_model
 
         separator = load_model(model_spec, device=device)
-        transcriber = separator_transcriber(separator, transcribe, wiener=wiener)
+        transcriber = separator_transcriber(separator, transcribe, wiener=wiener, settings=gate)
         settings["wiener"] = "off" if wiener is None else f"alpha {wiener:g}"
     else:
-        transcriber = stems_transcriber(transcribe)
+        transcriber = stems_transcriber(transcribe, settings=gate)
+    settings["bleed gate"] = ("off" if bleed_db is None else
+                              ", ".join(f"{s} {db:g} dB" for s, db in bleed_thresholds(bleed_db).items()))
     settings.update({
         "clips from": f"GMD {split} split" + (", eval sessions" if eval_sessions else ""),
         "kits": ", ".join(names) + f" (assignment: {kit_assignment})",
@@ -136,3 +146,25 @@ def command(
     if not quiet:
         click.echo(evaluation.table_markdown())
         click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
+
+
+def parse_bleed(spec: str, source: str) -> "float | dict[str, float] | None":
+    """``--bleed-db``: auto, off, one number, or STEM=DB pairs (over the separated-stem defaults)."""
+    from larsnet.transcription.transcribe import BLEED_DB, RECORDED_BLEED_DB, bleed_thresholds
+
+    text = spec.strip().lower()
+    if text == "auto":
+        return dict(BLEED_DB) if source == "model" else RECORDED_BLEED_DB
+    if text == "off":
+        return None
+    try:
+        if "=" not in text:
+            value: float | dict[str, float] = float(text)
+        else:
+            pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
+            value = {stem.strip(): float(db) for stem, db in pairs}
+    except ValueError:
+        raise OptionError(f"--bleed-db {spec!r}: give auto, off, a number of dB, or STEM=DB pairs like toms=0,kick=16"
+                          ) from None
+    bleed_thresholds(value)  # unknown stems and non-finite values get their message here
+    return value

@@ -34,6 +34,7 @@ def test_true_stems_of_a_rendered_groove(capsys, tmp_path, gmd_and_kit) -> None:
     assert out.startswith("| stem | F-measure | precision | recall |")
     data = json.loads((out_dir / "transcription.json").read_text())
     assert data["settings"]["source"] == "true stems (onset detector alone)"
+    assert data["settings"]["bleed gate"] == "kick 16 dB, snare 16 dB, toms 16 dB, hihat 16 dB, cymbals 16 dB"
     assert data["settings"]["clips from"] == "GMD test split, eval sessions"
     assert [c["kit"] for c in data["clips"]] == ["Eval Kit"] * 2
     kick = data["groups"][0]["stems"]["kick"]
@@ -51,6 +52,7 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
     assert out == ""
     data = json.loads((tmp_path / "eval" / "transcription.json").read_text())
     assert data["settings"]["source"] == f"stems separated by model {model}" and data["settings"]["wiener"] == "alpha 1"
+    assert data["settings"]["bleed gate"] == "kick 16 dB, snare 4 dB, toms 0 dB, hihat 12 dB, cymbals 0 dB"
     assert len(data["clips"]) == 1
 
 
@@ -62,9 +64,19 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
         (["--source", "model", "--model", "missing.pt", "--kits", "Eval Kit"], 1,
          "missing.pt: no such model file or folder"),
         (["--kits", "Nope"], 1, "no kit named 'Nope'"),
+        (["--bleed-db", "tom=3", "--kits", "Eval Kit"], 2, "unknown stem 'tom'"),
+        (["--bleed-db", "loud", "--kits", "Eval Kit"], 2, "--bleed-db 'loud': give auto, off, a number"),
     ],
 )
 def test_bad_options(capsys, gmd_and_kit, args, code, message) -> None:
     got, _, err = run(capsys, "--gmd", gmd_and_kit, "--clip-seconds", "2", *args)
     assert got == code, err
     assert message in err
+
+
+def test_bleed_gate_options_reach_the_report(capsys, tmp_path, gmd_and_kit) -> None:
+    for spec, expected in (("off", "off"), ("toms=3", "kick 16 dB, snare 4 dB, toms 3 dB, hihat 12 dB, cymbals 0 dB")):
+        code, _, err = run(capsys, "--gmd", gmd_and_kit, "--kits", "Eval Kit", "--clips", "1", "--clip-seconds", "2",
+                           "--bleed-db", spec, "--out", tmp_path / spec, "--quiet")
+        assert code == 0, err
+        assert json.loads((tmp_path / spec / "transcription.json").read_text())["settings"]["bleed gate"] == expected
