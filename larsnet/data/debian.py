@@ -84,7 +84,7 @@ KNOWN_SF2: dict[str, Known] = {
     "FluidR3_GM.sf2": Known(package="fluid-soundfont-gm", name="FluidR3 GM", family="FluidR3 GM",
                             license="MIT", author="Frank Wen and contributors"),
     "MuseScore_General_Full.sf2": Known(package="musescore-general-soundfont-lossless", name="MuseScore General",
-                                        family="MuseScore General", license="MIT",
+                                        family="FluidR3 GM", license="MIT",
                                         author="S. Christian Collins; Fluid (R3) Mono by Michael Cowgill"),
     "TimGM6mb.sf2": Known(package="timgm6mb-soundfont", name="TimGM6mb", family="TimGM6mb", license="GPL-2",
                           author="Tim Brechbill"),
@@ -94,8 +94,9 @@ KNOWN_SF2: dict[str, Known] = {
 }
 """Keyed by file name. FluidR3's presets share hi-hats and cymbals: one family.
 GeneralUser GS's drum presets use distinct samples: each is its own family. MuseScore
-General's and TimGM6mb's numbered presets are variations of one kit: one family each
-(optional packages, not in scripts/install-kits.sh; not trained on yet)."""
+General's drums are FluidR3's (Fluid R3 Mono: the same sample names, layers and lengths),
+so they join its family. TimGM6mb's presets share one small sample set: one family. Both
+are optional packages, not in scripts/install-kits.sh, and not trained on yet."""
 
 SONIC_PI = Known(package="sonic-pi-samples", name="Sonic Pi drums",
                  author="menegass, Zajo, Neotone, Heigh-hoo (freesound.org)",
