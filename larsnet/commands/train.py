@@ -108,7 +108,7 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
         torch.set_num_threads(threads)
     device = str(resolve_device(device))
     segment = segment_samples_for_frames(segment_frames)
-    config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or TrainConfig().arch_params, steps=steps,
+    config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or None, steps=steps,
                          lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
                          eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None

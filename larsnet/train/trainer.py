@@ -39,12 +39,20 @@ PRESENT_DB = -60.0
 """A stem counts as present in an example above this RMS (dBFS), as in the evaluation."""
 
 
+DEFAULT_ARCH_PARAMS: dict[str, dict[str, Any]] = {"band_unet": {"width": 24, "depth": 4}, "larsnet": {}}
+"""Architecture settings a run gets when none are given: our default model's size for
+``band_unet``; the paper's (width 16, 49 M parameters) for ``larsnet``."""
+
+
 @dataclass
 class TrainConfig:
-    """Every setting of a run; stored in ``last.pt`` so a resumed run cannot drift."""
+    """Every setting of a run; stored in ``last.pt`` so a resumed run cannot drift.
+
+    ``arch_params`` None means :data:`DEFAULT_ARCH_PARAMS` of ``arch``.
+    """
 
     arch: str = "band_unet"
-    arch_params: dict[str, Any] = field(default_factory=lambda: {"width": 24, "depth": 4})
+    arch_params: dict[str, Any] | None = None
     steps: int = 10_000
     lr: float = 1e-3
     lr_final: float = 1e-4
@@ -63,6 +71,10 @@ class TrainConfig:
     max_minutes: float | None = None
     license: str = "GPL-3.0-or-later"
     notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.arch_params is None:
+            self.arch_params = dict(DEFAULT_ARCH_PARAMS.get(self.arch, {}))
 
 
 def learning_rate(config: TrainConfig, step: int) -> float:

@@ -100,3 +100,16 @@ def test_band_loss_trains_too(tmp_path):
     trainer.fit(batches)
     rows = [r for r in csv.DictReader((tmp_path / "log.csv").open()) if r["nsdr_db"]]
     assert float(rows[-1]["nsdr_db"]) > first["nsdr_db"] + 1.0
+
+
+def test_a_larsnet_run_defaults_to_the_papers_size():
+    """`larsnet train --arch larsnet` trains the published configuration (width 16, 49 M
+    parameters), not our band model's width; band_unet keeps the default model's size."""
+    from larsnet.model import ModelConfig, build_model
+    from larsnet.train.trainer import TrainConfig
+
+    assert TrainConfig().arch_params == {"width": 24, "depth": 4}
+    assert TrainConfig(arch="larsnet", arch_params={"width": 8}).arch_params == {"width": 8}
+    params = TrainConfig(arch="larsnet").arch_params
+    model = build_model(ModelConfig(arch="larsnet", arch_params=params))
+    assert round(sum(p.numel() for p in model.parameters()) / 1e6) == 49
