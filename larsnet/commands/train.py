@@ -9,6 +9,9 @@ import click
 from larsnet.errors import OptionError
 
 
+DEFAULT_STEPS = 20_000
+
+
 def _arch_params(pairs: tuple[str, ...]) -> dict:
     params = {}
     for pair in pairs:
@@ -63,7 +66,7 @@ def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--arch-param", "arch_param", multiple=True, help="Architecture size, e.g. width=24 depth=4 bands=256.")
 @click.option("--init", "init_model", default=None, help="Fine-tune from a model: default, a .pt file or an official folder.")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last.pt.")
-@click.option("--steps", type=int, default=20_000, show_default=True)
+@click.option("--steps", type=int, default=None, help="Training steps (the lr schedule spans them). [default: 20000; with --resume: the run's own]")
 @click.option("--max-minutes", type=float, default=None, help="Stop (with checkpoints) after this much training time.")
 @click.option("--batch-size", type=int, default=4, show_default=True)
 @click.option("--segment-frames", type=int, default=256, show_default=True, help="Training segment in STFT frames.")
@@ -108,7 +111,7 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
         torch.set_num_threads(threads)
     device = str(resolve_device(device))
     segment = segment_samples_for_frames(segment_frames)
-    config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or None, steps=steps,
+    config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or None, steps=steps or DEFAULT_STEPS,
                          lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
                          eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None
@@ -116,7 +119,9 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     provenance = {"data": data, "kits": kit_names or "all installed, not held out", "segment_frames": segment_frames,
                   "batch_size": batch_size, "augmentation": not no_augment, "focus": focus_probs}
     if resume:
-        trainer = Trainer.resume(out_dir, device=device, steps=steps, max_minutes=max_minutes,
+        # the stored schedule unless --steps extends it: a resumed run must not stretch its lr decay
+        trainer = Trainer.resume(out_dir, device=device, max_minutes=max_minutes,
+                                 **({"steps": steps} if steps else {}),
                                  **({"snapshot_every": snapshot_every} if snapshot_every else {}))
     else:
         model = resolve_model(init_model) if init_model else None

@@ -48,6 +48,9 @@ def test_train_writes_a_log_and_loadable_models_then_resumes(tmp_path: Path, fol
     code, output = _train(out, folder, capsys, "--steps", "6", "--resume")
     assert code == 0, output
     assert load_model_file(out / "final.pt").provenance["steps"] == 6
+    code, output = _train(out, folder, capsys, "--resume")  # no --steps: the run's own schedule, already done
+    assert code == 0, output
+    assert load_model_file(out / "final.pt").provenance["train_config"]["steps"] == 6
     rows = list(csv.DictReader((out / "log.csv").open()))
     assert rows and all(float(r["loss"]) == float(r["loss"]) for r in rows if r["loss"])  # finite, logged
 
