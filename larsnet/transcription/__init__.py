@@ -16,10 +16,13 @@ from __future__ import annotations
 from larsnet.transcription.midi import notes_to_midi, write_midi
 from larsnet.transcription.notes import PIECE_PITCH, Note
 from larsnet.transcription.quantize import estimate_tempo, quantize
-from larsnet.transcription.transcribe import TranscriptionSettings, transcribe, transcribe_stem
+from larsnet.transcription.transcribe import (
+    BLEED_DB, RECORDED_BLEED_DB, TranscriptionSettings, transcribe, transcribe_stem)
 
 __all__ = [
+    "BLEED_DB",
     "PIECE_PITCH",
+    "RECORDED_BLEED_DB",
     "Note",
     "TranscriptionSettings",
     "estimate_tempo",
