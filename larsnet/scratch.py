@@ -22,9 +22,8 @@ class ScratchBuffers:
     """Named reusable tensors: ``get(name, shape, ...)`` returns the same tensor while
     the shape, dtype and device stay the same, a new one otherwise.
 
-    Contents are whatever the previous user left, except that ``zero=True`` buffers
-    are zeroed when created: callers that never write some region (the Nyquist bin of
-    a masked spectrum) rely on it staying zero. A returned buffer is only valid until
+    Contents are whatever the previous user left (``zero=True`` zeroes a buffer only
+    when it is created), so callers overwrite what they read. A returned buffer is only valid until
     the next ``get`` of the same name on the same thread, so never hand one to a
     caller who might keep it.
     """
