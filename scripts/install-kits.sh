@@ -11,5 +11,5 @@ $SUDO apt-get install -y -q --no-install-recommends \
   hydrogen-drumkits hydrogen-data \
   avldrums.lv2-soundfont \
   minuet-data \
-  fluid-soundfont-gm \
+  fluid-soundfont-gm timgm6mb-soundfont \
   sonic-pi-samples

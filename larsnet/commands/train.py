@@ -1,6 +1,7 @@
 """``larsnet train``: flags -> datasets + :class:`larsnet.train.trainer.Trainer`."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -59,6 +60,34 @@ def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
     return focus
 
 
+def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
+    """The paper's augmentation (or none) with ``NAME=VALUE`` overrides, e.g. ``pitch_shift=0.5``
+    or ``gain_db=-9,0`` for a range; unknown names and bad values are one-line errors."""
+    from larsnet.data.dataset import Augmentation
+
+    if no_augment:
+        if pairs:
+            raise OptionError("--no-augment and --augment-param contradict each other; give one of them")
+        return Augmentation(p_example=0.0)
+    fields = {f.name: f for f in dataclasses.fields(Augmentation)}
+    overrides: dict = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        name = name.strip()
+        if not sep or name not in fields:
+            raise OptionError(f"--augment-param {pair!r}: expected NAME=VALUE with NAME one of {', '.join(fields)}")
+        try:
+            parts = [float(v) for v in value.split(",")]
+        except ValueError:
+            parts = []
+        is_range = isinstance(getattr(Augmentation(), name), tuple)
+        if len(parts) != (2 if is_range else 1):
+            shape = "two numbers LO,HI" if is_range else "a number"
+            raise OptionError(f"--augment-param {pair!r}: {name} takes {shape}")
+        overrides[name] = tuple(parts) if is_range else parts[0]
+    return Augmentation(**overrides)
+
+
 @click.command("train")
 @click.option("-o", "--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Run folder: last.pt (resumable state), best.pt, final.pt, log.csv.")
@@ -81,6 +110,9 @@ def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("--kits", default=None, help="Comma-separated training kits (default: every installed kit not held out).")
 @click.option("--folder", type=click.Path(path_type=Path), default=None, help="StemGMD-style folder for --data folder.")
 @click.option("--no-augment", is_flag=True, help="Turn off the paper's augmentations.")
+@click.option("--augment-param", "augment_param", multiple=True,
+              help="NAME=VALUE: change one augmentation setting, e.g. p_example=0.8 pitch_semitones=4 "
+                   "eq_peak=0.7 gain_db=-9,0 (names: larsnet.data.dataset.Augmentation).")
 @click.option("--focus", "focus", multiple=True,
               help="STEM=P: centre a share P of segments on a hit of STEM, e.g. --focus toms=0.2 (sparse stems).")
 @click.option("--val-clips", type=int, default=12, show_default=True, help="Validation clips (GMD validation split, held-out kits); 0 = none.")
@@ -94,7 +126,7 @@ def _focus(pairs: tuple[str, ...]) -> dict[str, float]:
 @click.option("-d", "--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto (bf16 autocast on cuda).")
 @click.option("--quiet", is_flag=True)
 def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
-            lr_final, warmup_steps, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, focus, val_clips, val_seconds,
+            lr_final, warmup_steps, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, augment_param, focus, val_clips, val_seconds,
             eval_every, snapshot_every, seed, threads, workers, device, quiet):
     """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
     import torch
@@ -102,7 +134,7 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     from tqdm import tqdm
 
     from larsnet.checkpoint import resolve_model
-    from larsnet.data.dataset import Augmentation, FixedEvalSet, OnTheFlyDataset, StemGMDDataset
+    from larsnet.data.dataset import FixedEvalSet, OnTheFlyDataset, StemGMDDataset
     from larsnet.data.dataset import segment_samples_for_frames
     from larsnet.separator import resolve_device
     from larsnet.train.trainer import TrainConfig, Trainer
@@ -116,8 +148,12 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
                          eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None
     focus_probs = _focus(focus)
+    augmentation = _augmentation(no_augment, augment_param)
+    if data == "folder" and augment_param:
+        raise OptionError("--augment-param applies to --data gmd (rendered on the fly); a folder's audio is used as it is")
     provenance = {"data": data, "kits": kit_names or "all installed, not held out", "segment_frames": segment_frames,
-                  "batch_size": batch_size, "augmentation": not no_augment, "focus": focus_probs}
+                  "batch_size": batch_size, "focus": focus_probs,
+                  "augmentation": dataclasses.asdict(augmentation) if data == "gmd" else "none (audio from disk)"}
     if resume:
         # the stored schedule unless --steps extends it: a resumed run must not stretch its lr decay
         trainer = Trainer.resume(out_dir, device=device, max_minutes=max_minutes,
@@ -142,7 +178,6 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
             while True:
                 yield from loader
     else:
-        augmentation = Augmentation(p_example=0.0) if no_augment else Augmentation()
         dataset = OnTheFlyDataset.from_gmd(gmd_root, kits=kit_names, segment_samples=segment, seed=seed,
                                            augmentation=augmentation, examples_per_epoch=None, focus=focus_probs)
         dataset.set_epoch(trainer.step)  # a resumed run draws fresh, still reproducible, examples

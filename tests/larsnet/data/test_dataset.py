@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,8 @@ from larsnet.data.dataset import (
     OnTheFlyDataset,
     StemGMDDataset,
     load_performances,
+    peak_sos,
+    random_eq,
     room_impulse_response,
     saturate,
     segment_samples_for_frames,
@@ -116,6 +119,30 @@ def test_augmentations_are_applied_and_recorded(performances, kits):
     assert np.isfinite(stems).all()
 
 
+def test_eq_peak_adds_a_bell_to_eqd_stems(performances, kits):
+    shelves = Augmentation(p_example=1.0, eq=1.0)
+    for aug, expected in ((shelves, "shelves"), (dataclasses.replace(shelves, eq_peak=1.0), "shelves+bell")):
+        ds = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=aug)
+        for i in range(3):
+            _, stems, info = ds.render_example(i)
+            assert {s["eq"] for s in info["stems"].values()} == {expected}
+            assert np.isfinite(stems).all()
+
+
+def test_random_eq_bell_sits_between_200_hz_and_8_khz():
+    impulse = np.zeros((2, 8192), dtype=np.float32)
+    impulse[:, 0] = 1.0
+    for seed in range(5):
+        plain = random_eq(impulse, np.random.default_rng(seed), 9.0)
+        bell = random_eq(impulse, np.random.default_rng(seed), 9.0, peak=True)  # same shelves, plus a bell
+        ratio_db = 20 * np.log10(np.abs(np.fft.rfft(bell[0])) / np.abs(np.fft.rfft(plain[0])))
+        freqs = np.fft.rfftfreq(8192, 1 / SAMPLE_RATE)
+        peak_hz = freqs[np.argmax(np.abs(ratio_db))]
+        assert np.abs(ratio_db).max() <= 9.0 + 0.1
+        assert np.abs(ratio_db).max() < 0.5 or 150 <= peak_hz <= 9000
+        assert abs(ratio_db[np.searchsorted(freqs, 20.0)]) < 1.0 and abs(ratio_db[-1]) < 1.5
+
+
 def test_half_of_examples_augmented_by_default(performances, kits):
     ds = OnTheFlyDataset(performances, kits, segment_samples=1024)
     share = np.mean([ds.render_example(i)[2]["augmented"] for i in range(100)])
@@ -155,6 +182,8 @@ def test_augmentation_building_blocks():
     assert 20 * np.log10(np.abs(h)) == pytest.approx([6.0, 0.0], abs=0.3)
     _, h = signal.sosfreqz(shelf_sos("high", 4000.0, -6.0), worN=[50.0, 20000.0], fs=SAMPLE_RATE)
     assert 20 * np.log10(np.abs(h)) == pytest.approx([0.0, -6.0], abs=0.3)
+    _, h = signal.sosfreqz(peak_sos(1000.0, 9.0, 1.0), worN=[30.0, 1000.0, 18000.0], fs=SAMPLE_RATE)
+    assert 20 * np.log10(np.abs(h)) == pytest.approx([0.0, 9.0, 0.0], abs=0.3)
     ir = room_impulse_response(np.random.default_rng(0), 0.4)
     assert ir.shape[0] == 2 and ir.dtype == np.float32
     assert np.sum(ir**2, axis=1) == pytest.approx([1.0, 1.0], rel=1e-3)

@@ -76,3 +76,31 @@ def test_snapshots_average_into_a_loadable_model(tmp_path: Path, folder: Path, c
     key = next(k for k, v in a.items() if v.is_floating_point() and not torch.equal(v, b[k]))
     expected = (a[key].float() * 1 + b[key].float() * 2) / 3  # last.pt holds step 4 again
     torch.testing.assert_close(model.state_dict()[key].float(), expected, atol=2e-3, rtol=2e-3)
+
+
+def test_augment_params_override_the_papers_settings():
+    from larsnet.commands.train import _augmentation
+    from larsnet.data.dataset import Augmentation
+
+    aug = _augmentation(False, ("p_example=0.8", "eq_peak=0.7", "gain_db=-9,0"))
+    assert aug == Augmentation(p_example=0.8, eq_peak=0.7, gain_db=(-9.0, 0.0))
+    assert _augmentation(True, ()).p_example == 0.0
+    assert _augmentation(False, ()) == Augmentation()
+
+
+@pytest.mark.parametrize("param, message", [
+    ("pitch=0.5", "NAME one of p_example"),
+    ("pitch_shift", "expected NAME=VALUE"),
+    ("gain_db=-9", "gain_db takes two numbers LO,HI"),
+    ("eq=much", "eq takes a number"),
+    ("eq=1.5", "augmentation probability eq must be in"),
+])
+def test_malformed_augment_param_is_one_clear_line(tmp_path: Path, folder: Path, capsys, param: str, message: str):
+    code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--augment-param", param)
+    assert code != 0 and message in output
+    assert "Traceback" not in output
+
+
+def test_augment_param_is_refused_for_audio_from_disk(tmp_path: Path, folder: Path, capsys):
+    code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--augment-param", "eq=0.5")
+    assert code != 0 and "--augment-param applies to --data gmd" in output
