@@ -104,6 +104,9 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("--warmup-steps", type=int, default=200, show_default=True, help="Linear learning-rate warm-up.")
 @click.option("--loss-l1", type=float, default=1.0, show_default=True, help="Weight of the paper's masked-magnitude L1.")
 @click.option("--loss-nsdr", type=float, default=0.0, show_default=True, help="Weight of the spectral nSDR term.")
+@click.option("--loss-leak", type=float, default=1.0, show_default=True,
+              help="Weight of the energy a stem takes when it is absent (added with --loss-nsdr); higher keeps "
+                   "sparse stems such as toms from taking the kick's low end.")
 @click.option("--data", type=click.Choice(["gmd", "folder"]), default="gmd", show_default=True,
               help="gmd: render on the fly from MIDI and kits; folder: a StemGMD-style folder on disk.")
 @click.option("--gmd", "gmd_root", type=click.Path(path_type=Path), default=None, help="Groove MIDI Dataset folder.")
@@ -126,7 +129,7 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("-d", "--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto (bf16 autocast on cuda).")
 @click.option("--quiet", is_flag=True)
 def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
-            lr_final, warmup_steps, loss_l1, loss_nsdr, data, gmd_root, kits, folder, no_augment, augment_param, focus, val_clips, val_seconds,
+            lr_final, warmup_steps, loss_l1, loss_nsdr, loss_leak, data, gmd_root, kits, folder, no_augment, augment_param, focus, val_clips, val_seconds,
             eval_every, snapshot_every, seed, threads, workers, device, quiet):
     """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
     import torch
@@ -144,7 +147,7 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     device = str(resolve_device(device))
     segment = segment_samples_for_frames(segment_frames)
     config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or None, steps=steps or DEFAULT_STEPS,
-                         lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, seed=seed,
+                         lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, weight_leak=loss_leak, seed=seed,
                          eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None
     focus_probs = _focus(focus)

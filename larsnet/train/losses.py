@@ -43,6 +43,20 @@ def spectral_nsdr(
     return (score * weight).sum() / weight.sum().clamp_min(1.0)
 
 
+def spectral_leak(masks: torch.Tensor, mix_power: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
+    """Mean share of the mixture's energy that ``masks * X`` puts into absent stems.
+
+    nSDR is undefined for a silent stem, so without this term nothing stops an absent
+    stem's mask from taking energy that, after the Wiener filter, the present stems
+    lose. ``masks[B, S, C, F, T]``, ``mix_power[B, C, F, T]`` = |X|^2, ``present[B, S]``.
+    The same quantity as the leak term of :func:`band_nsdr_loss`, at bin resolution.
+    """
+    energy = (masks.square() * mix_power[:, None]).flatten(2).sum(-1)  # (B, S)
+    share = energy / mix_power.flatten(1).sum(-1)[:, None].clamp_min(1e-12)
+    absent = 1 - present.to(share.dtype)
+    return (share * absent).sum() / absent.sum().clamp_min(1.0)
+
+
 class BandProjection:
     """Exact band-resolution forms of the bin sums the nSDR loss needs.
 

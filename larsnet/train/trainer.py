@@ -30,7 +30,7 @@ from larsnet.errors import CheckpointError
 from larsnet.model import ModelConfig, SeparationModel, build_model
 from larsnet.separator import Separator
 from larsnet.stft import Stft
-from larsnet.train.losses import BandProjection, band_nsdr_loss, masked_l1, spectral_nsdr
+from larsnet.train.losses import BandProjection, band_nsdr_loss, masked_l1, spectral_leak, spectral_nsdr
 
 TRAIN_STATE_FORMAT = "larsnet-train-state"
 """``format`` of ``last.pt``: weights, optimizer, step and RNG of a run (not a model file)."""
@@ -211,8 +211,11 @@ class Trainer:
                 cross = (stem_spec * mix_spec.conj()[:, None]).real
                 mix_power = mix_mag.square()
             score = spectral_nsdr(masks, target_power, cross, mix_power, present)
-            total = total - config.weight_nsdr * score / 10.0  # dB/10 keeps it near the L1 scale
+            leak = spectral_leak(masks, mix_power, present)
+            # dB/10 keeps it near the L1 scale; the leak term as in the band loss
+            total = total - config.weight_nsdr * score / 10.0 + config.weight_leak * leak
             parts["nsdr_db"] = float(score.detach())
+            parts["leak"] = float(leak.detach())
         with torch.no_grad():  # watch for collapse: mean mask per stem
             for i, stem in enumerate(self.model.stems):
                 parts[f"mask_{stem}"] = float(masks[:, i].mean())

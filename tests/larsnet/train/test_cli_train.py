@@ -104,3 +104,9 @@ def test_malformed_augment_param_is_one_clear_line(tmp_path: Path, folder: Path,
 def test_augment_param_is_refused_for_audio_from_disk(tmp_path: Path, folder: Path, capsys):
     code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--augment-param", "eq=0.5")
     assert code != 0 and "--augment-param applies to --data gmd" in output
+
+
+def test_loss_leak_weight_reaches_the_run(tmp_path: Path, folder: Path, capsys):
+    code, output = _train(tmp_path / "leak", folder, capsys, "--steps", "1", "--loss-leak", "3")
+    assert code == 0, output
+    assert load_model_file(tmp_path / "leak" / "final.pt").provenance["train_config"]["weight_leak"] == 3.0

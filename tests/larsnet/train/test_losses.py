@@ -4,7 +4,7 @@ import torch
 from larsnet.bandnet import BandUNet
 from larsnet.model import ModelConfig
 from larsnet.stft import Stft
-from larsnet.train.losses import BandProjection, band_energy, band_nsdr_loss, spectral_nsdr
+from larsnet.train.losses import BandProjection, band_energy, band_nsdr_loss, spectral_leak, spectral_nsdr
 
 
 @pytest.fixture
@@ -45,6 +45,10 @@ def test_band_nsdr_equals_the_bin_resolution_nsdr(setting):
                          mix.abs().square(), present)
     torch.testing.assert_close(fast, slow, rtol=1e-4, atol=1e-4)
     assert 0 < float(leak) < 1  # half-open masks leak a share of the mixture into the absent stem
+    # the bin-resolution leak (five-U-Net LarsNet's loss) is the same quantity
+    torch.testing.assert_close(spectral_leak(model.masks(mix.abs()), mix.abs().square(), present), leak,
+                               rtol=1e-4, atol=1e-6)
+    assert float(spectral_leak(model.masks(mix.abs()), mix.abs().square(), torch.ones(2, 5, dtype=torch.bool))) == 0
 
 
 def test_perfect_masks_score_high_and_silence_scores_zero():
