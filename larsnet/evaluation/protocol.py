@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from larsnet.evaluation.metrics import PRESENCE_THRESHOLD_DB, nsdr, oracle_irm, rms_db
+from larsnet.evaluation.metrics import PRESENCE_THRESHOLD_DB, energy_transfer, nsdr, oracle_irm, rms_db
 from larsnet.stems import STEMS
 from larsnet.stft import Stft
 
@@ -103,6 +103,9 @@ class ClipScores:
     present: dict[str, bool]
     nsdr: dict[str, dict[str, float]]
     model_seconds: float | None = None
+    transfer: dict[str, dict[str, float]] | None = None
+    """``transfer[true stem][estimate stem]``: share of the true stem's energy in the model's
+    estimate (:func:`larsnet.evaluation.metrics.energy_transfer`); None without a model."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +119,9 @@ class ClipScores:
             "present": dict(self.present),
             "nsdr": {m: {k: (x if np.isfinite(x) else None) for k, x in v.items()} for m, v in self.nsdr.items()},
             "model_seconds": self.model_seconds,
+            "transfer": None if self.transfer is None else {
+                i: {j: (x if np.isfinite(x) else None) for j, x in row.items()} for i, row in self.transfer.items()
+            },
         }
 
     @classmethod
@@ -131,6 +137,10 @@ class ClipScores:
             present={k: bool(v) for k, v in data["present"].items()},
             nsdr={m: {k: (float("nan") if x is None else float(x)) for k, x in v.items()} for m, v in data["nsdr"].items()},
             model_seconds=data.get("model_seconds"),
+            transfer=None if data.get("transfer") is None else {
+                i: {j: (float("nan") if x is None else float(x)) for j, x in row.items()}
+                for i, row in data["transfer"].items()
+            },
         )
 
 
@@ -175,6 +185,7 @@ def score_clip(
     references = {stem: clip.stem(stem) for stem in stems}
     scores: dict[str, dict[str, float]] = {}
     model_seconds = None
+    transfer = None
     for method in methods:
         if method == "model":
             if estimator is None:
@@ -182,6 +193,9 @@ def score_clip(
             started = time.perf_counter()
             estimates = _checked_estimates(clip, estimator(clip.mixture), stems)
             model_seconds = time.perf_counter() - started
+            shares = energy_transfer(clip.mixture, [references[s] for s in stems], [estimates[s] for s in stems],
+                                     stft=stft)
+            transfer = {a: {b: float(shares[i, j]) for j, b in enumerate(stems)} for i, a in enumerate(stems)}
         elif method == "mixture":
             estimates = {stem: clip.mixture for stem in stems}
         elif method == "oracle":
@@ -202,6 +216,7 @@ def score_clip(
         present={stem: levels[stem] > threshold_db for stem in stems},
         nsdr=scores,
         model_seconds=model_seconds,
+        transfer=transfer,
     )
 
 

@@ -70,6 +70,9 @@ class GroupSummary:
     fraction: dict[str, float | None]
     kit: str | None = None
     seen: bool | None = None
+    transfer: dict[str, dict[str, float | None]] | None = None
+    """``transfer[true][estimate]``: mean share of the true stem's energy in each estimate,
+    over the group's clips where the true stem is present (None without a model)."""
 
     def worst_fraction(self) -> tuple[str, float] | None:
         """The stem furthest from the oracle, as ``(stem, fraction)``, or None."""
@@ -86,6 +89,9 @@ class GroupSummary:
             "present": dict(self.present),
             "nsdr": {m: {s: _finite(v) for s, v in row.items()} for m, row in self.nsdr.items()},
             "fraction": {s: _finite(v) for s, v in self.fraction.items()},
+            "transfer": None if self.transfer is None else {
+                i: {j: _finite(v) for j, v in row.items()} for i, row in self.transfer.items()
+            },
         }
 
 
@@ -110,6 +116,12 @@ def summarize(
     if {"model", "mixture", "oracle"} <= set(methods):
         for key in (*stems, MEAN):
             fraction[key] = fraction_of_way(nsdr["model"][key], nsdr["mixture"][key], nsdr["oracle"][key])
+    transfer = None
+    if any(c.transfer is not None for c in clips):
+        transfer = {
+            i: {j: _mean([c.transfer[i][j] for c in present[i] if c.transfer is not None]) for j in stems}
+            for i in stems
+        }
     return GroupSummary(
         name=name,
         kind=kind,
@@ -119,6 +131,7 @@ def summarize(
         fraction=fraction,
         kit=kit,
         seen=seen,
+        transfer=transfer,
     )
 
 
@@ -189,6 +202,17 @@ class Report:
             lines.append(f"| {FRACTION_LABEL} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def transfer_markdown(self, group: GroupSummary) -> str:
+        """Where each true stem's energy went: rows true stems, columns the model's estimates."""
+        assert group.transfer is not None
+        lines = ["| true stem \\ estimate | clips | " + " | ".join(self.stems) + " |",
+                 "|" + " --- |" * (len(self.stems) + 2)]
+        for i in self.stems:
+            cells = ["n/a" if v is None or not math.isfinite(v) else f"{100 * v:.1f}%"
+                     for v in (group.transfer[i][j] for j in self.stems)]
+            lines.append(f"| {i} | {group.present[i]} | " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
     def kits_markdown(self, kits: Sequence[GroupSummary]) -> str:
         """One row per kit: the model's nSDR with its fraction of the way, per stem and mean."""
         header = ["kit", "seen", "clips", *self.stems, MEAN]
@@ -234,6 +258,11 @@ class Report:
             worst = group.worst_fraction()
             if worst is not None:
                 lines += [f"Furthest from the oracle: {worst[0]}, {_percent(worst[1])} of the way.", ""]
+            if group.transfer is not None:
+                lines += ["Where each stem's energy went: the share of a true stem's energy (row; clips where "
+                          "it is present) in each of the model's estimates (column), read from the estimates "
+                          "as masks on the mixture. The diagonal is what the stem kept.", "",
+                          self.transfer_markdown(group), ""]
         return "\n".join(lines)
 
     # --- CSV ----------------------------------------------------------------------

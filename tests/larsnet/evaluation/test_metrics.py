@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from larsnet.evaluation.metrics import EPSILON, nsdr, oracle_irm, present, rms_db
+from larsnet.evaluation.metrics import EPSILON, energy_transfer, nsdr, oracle_irm, present, rms_db
 
 RATE = 44_100
 
@@ -131,3 +131,20 @@ def test_oracle_takes_a_mapping_in_stem_order():
 def test_oracle_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="stems must be shaped"):
         oracle_irm(np.zeros((2, 1000)), np.zeros((5, 2, 999)))
+
+
+def test_energy_transfer_says_where_each_stem_went():
+    """Disjoint spectra: estimate 0 keeps the low tone and takes half the high one's amplitude."""
+    low, high = tone(60.0, 2.0), tone(6000.0, 2.0, amplitude=0.2)
+    silent = np.zeros_like(low)
+    shares = energy_transfer(low + high, np.stack([low, high, silent]),
+                             np.stack([low + 0.5 * high, 0.5 * high, silent]))
+    assert shares[0] == pytest.approx([1.0, 0.0, 0.0], abs=1e-3)
+    assert shares[1] == pytest.approx([0.25, 0.25, 0.0], abs=1e-3)  # half the amplitude = a quarter of the energy
+    assert np.isnan(shares[2]).all()  # a silent stem went nowhere
+    # mappings are taken in the given order
+    by_name = energy_transfer(low + high, {"hihat": high, "kick": low}, {"kick": low, "hihat": high},
+                              order=("kick", "hihat"))
+    assert by_name == pytest.approx(np.eye(2), abs=1e-3)
+    with pytest.raises(ValueError, match="shaped"):
+        energy_transfer(low, np.stack([low]), np.stack([low, high]))

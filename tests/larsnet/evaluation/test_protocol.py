@@ -49,6 +49,22 @@ def test_every_method_scores_what_it_should(rng):
     assert scores.nsdr["oracle"]["toms"] == pytest.approx(0.0, abs=1e-3)
 
 
+def test_model_scores_record_where_each_stem_went(rng):
+    example = make_example(rng, silent=("toms",))
+    scores = score_clip(example, half_estimator(example))
+    for stem in STEMS:
+        row = scores.transfer[stem]
+        if stem == "toms":
+            assert all(math.isnan(v) for v in row.values())
+            continue
+        # half of every stem (a quarter of its energy, up to the STFT's mixing of bins) stays on the diagonal
+        assert row[stem] == pytest.approx(0.25, abs=0.05)
+    assert score_clip(example, methods=("mixture",)).transfer is None
+    round_trip = type(scores).from_dict(scores.to_dict())
+    assert round_trip.transfer["kick"] == pytest.approx(scores.transfer["kick"])
+    assert all(math.isnan(v) for v in round_trip.transfer["toms"].values())
+
+
 def test_four_equal_stems_give_a_known_mixture_baseline(rng):
     # mixture = 4 uncorrelated stems of equal power: baseline ~ -10 log10(3) for each
     stems = (0.1 * rng.standard_normal((len(STEMS), 2, 200_000))).astype(np.float32)

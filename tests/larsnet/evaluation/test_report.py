@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -176,3 +177,25 @@ def test_markdown_does_not_repeat_a_group_holding_every_clip():
     assert [g.name for g in report.groups] == ["all clips", "unseen kits", "kit A"]  # JSON and CSV keep them all
     text = report.to_markdown()
     assert "## All clips (2 clips)" in text and "## Unseen kits" not in text and "## Kit A" not in text
+
+
+def test_energy_transfer_is_averaged_where_the_true_stem_is_present(tmp_path):
+    def shares(kick_to_toms: float) -> dict:
+        return {"kick": v(1 - kick_to_toms, 0.0, kick_to_toms), "snare": v(0.0, 0.9, 0.1),
+                "toms": v(math.nan, math.nan, math.nan) if kick_to_toms > 0.1 else v(0.0, 0.2, 0.8)}
+
+    a = clip("p1/A", "A", False, v(6, 2, 3), v(-10, -4, -2), v(14, 12, 16))
+    b = clip("p2/A", "A", False, v(4, 0, -30), v(-8, -2, -6), v(12, 10, 18), present=v(True, True, False))
+    clips = [dataclasses.replace(a, transfer=shares(0.02)), dataclasses.replace(b, transfer=shares(0.2))]
+    report = Report(Evaluation(clips=clips, stems=STEMS, methods=METHODS))
+    transfer = report.group("all clips").transfer
+    assert transfer["kick"]["toms"] == pytest.approx(0.11)  # both clips
+    assert transfer["toms"]["toms"] == pytest.approx(0.8)  # only the clip with toms
+    text = report.to_markdown()
+    assert "Where each stem's energy went" in text
+    assert "| kick | 2 | 89.0% | 0.0% | 11.0% |" in text and "| toms | 1 | 0.0% | 20.0% | 80.0% |" in text
+    write_report(report, tmp_path)
+    again = read_report_json(tmp_path / "results.json")
+    assert again.group("all clips").transfer["kick"]["toms"] == pytest.approx(0.11)
+    # without a model there is no table
+    assert "Where each stem's energy went" not in Report(Evaluation(clips=[a], stems=STEMS, methods=METHODS)).to_markdown()
