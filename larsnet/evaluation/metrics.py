@@ -133,7 +133,8 @@ def energy_transfer(
     each estimate as a magnitude mask on the mixture, ``M_j = min(|E_j| / |X|, 1)`` per
     channel, bin and frame (the model's STFT), ``T[i, j] = sum M_j^2 |S_i|^2 / sum |S_i|^2``.
     The diagonal is what a stem keeps; ``T[kick, toms] = 0.06`` means the toms stem took
-    6 % of the kick. Exact for mask models with mixture phase (ours, LarsNet, the
+    6 % of the kick. A row sums to 1 only where each bin goes whole to one estimate:
+    a bin split in half gives each estimate a quarter of its energy. Exact for mask models with mixture phase (ours, LarsNet, the
     oracle), an approximation for other estimators. Rows of silent stems are NaN.
     ``mixture[C, L]``, ``stems`` and ``estimates`` ``[S, C, L]`` (or mappings, taken in ``order``).
     """

@@ -261,7 +261,8 @@ class Report:
             if group.transfer is not None:
                 lines += ["Where each stem's energy went: the share of a true stem's energy (row; clips where "
                           "it is present) in each of the model's estimates (column), read from the estimates "
-                          "as masks on the mixture. The diagonal is what the stem kept.", "",
+                          "as masks on the mixture. The diagonal is what the stem kept; a row adds up to less "
+                          "than 100% where bins are split between estimates (each gets its mask squared).", "",
                           self.transfer_markdown(group), ""]
         return "\n".join(lines)
 
