@@ -69,7 +69,8 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
         if pairs:
             raise OptionError("--no-augment and --augment-param contradict each other; give one of them")
         return Augmentation(p_example=0.0)
-    fields = {f.name: f for f in dataclasses.fields(Augmentation)}
+    defaults = Augmentation()
+    fields = [f.name for f in dataclasses.fields(Augmentation)]
     overrides: dict = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
@@ -80,7 +81,7 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
             parts = [float(v) for v in value.split(",")]
         except ValueError:
             parts = []
-        is_range = isinstance(getattr(Augmentation(), name), tuple)
+        is_range = isinstance(getattr(defaults, name), tuple)
         if len(parts) != (2 if is_range else 1):
             shape = "two numbers LO,HI" if is_range else "a number"
             raise OptionError(f"--augment-param {pair!r}: {name} takes {shape}")

@@ -417,10 +417,11 @@ class OnTheFlyDataset(IterableDataset):
             if draw(aug.doubling) and len(self._kits_for_stem[stem]) > 1:
                 doubled = int(rng.choice([c for c in self._kits_for_stem[stem] if c != k]))
                 x = 0.5 * (x + self._render_stem(perf, self.kits[doubled], stem, start - pre, L + pre, rr_seed + 1, semis))
-            eq = "shelves" if draw(aug.eq) else None
-            if eq:
-                eq = "shelves+bell" if aug.eq_peak > 0 and rng.random() < aug.eq_peak else eq
-                x = random_eq(x, rng, aug.eq_db, peak=eq == "shelves+bell")
+            eq = None
+            if draw(aug.eq):
+                bell = aug.eq_peak > 0 and rng.random() < aug.eq_peak
+                x = random_eq(x, rng, aug.eq_db, peak=bell)
+                eq = "shelves+bell" if bell else "shelves"
             if draw(aug.saturation):
                 x = saturate(x, float(rng.uniform(*aug.saturation_beta)))
             gain_db = float(rng.uniform(*aug.gain_db)) if draw(aug.gain) else 0.0
