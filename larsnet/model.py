@@ -115,6 +115,7 @@ def register_architecture(name: str, factory: Callable[[ModelConfig], Separation
 def build_model(config: ModelConfig) -> SeparationModel:
     """Instantiate the architecture a config names (random weights)."""
     import larsnet.bandnet  # noqa: F401  (registers our own architectures)
+    import larsnet.band_ensemble  # noqa: F401
 
     try:
         factory = ARCHITECTURES[config.arch]

@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "larsnet.commands.evaluate",
     "larsnet.commands.transcription",
     "larsnet.commands.average",
+    "larsnet.commands.ensemble",
 )
 
 
