@@ -1,12 +1,16 @@
 """BandEnsemble: several band models in one file, separating with the mean of their masks.
 
 Two band models trained apart make different mistakes (run 2 keeps more of the kick,
-run 6 more of the toms), and the mean of their share masks separates better on the
-held-out kits than either (see MODEL_CARD.md). Averaging *weights* needs checkpoints of
-one run (:mod:`larsnet.train.averaging`); averaging *masks* works for any members that
-share a band layout, even of different depths. The mean is taken at band resolution, so
-the separator still applies one set of band masks block by block and runs one iSTFT
-per stem: an ensemble costs its members' network passes and nothing else.
+run 6 more of the toms), and the mean of their share masks is a little better on the
+held-out kits than either (MODEL_CARD.md, run 6). Averaging *weights* needs checkpoints
+of one run (:mod:`larsnet.train.averaging`); averaging *masks* works for any members
+that share a band layout, even of different depths. The mean is taken at band
+resolution, so the separator still applies one set of band masks block by block and
+runs one iSTFT per stem: an ensemble costs its members' network passes and nothing else.
+
+All members run on the deepest member's time grid (the input is padded to its
+``time_multiple``), so a shallower member's stems near the end of a file differ slightly
+from what it gives alone.
 
 Config: ``arch="band_ensemble"``, ``arch_params={"members": [band_unet arch_params, ...]}``;
 the STFT, stems and rate fields are the members' (they must agree).
