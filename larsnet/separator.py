@@ -75,6 +75,15 @@ def as_stereo(audio: np.ndarray) -> np.ndarray:
     return array
 
 
+def pad_frames(mag: torch.Tensor, count: int, *, mirror: bool) -> torch.Tensor:
+    """``mag[C, F, T]`` with ``count`` frames appended: the last frames mirrored (repeated
+    where there are fewer than ``count + 1``), or zeros when ``mirror`` is False."""
+    if not mirror:
+        return torch.nn.functional.pad(mag, (0, count))
+    mode = "reflect" if count < mag.shape[-1] else "replicate"
+    return torch.nn.functional.pad(mag, (0, count), mode=mode)
+
+
 class Separator:
     """A model ready to separate waveforms at its sample rate (44.1 kHz)."""
 
@@ -126,16 +135,22 @@ class Separator:
         """``mag[C, n_fft/2+1, T] -> predict(...)[S, C, K, T]`` over the model's bins (no
         Nyquist): bin masks (K = n_bins) or band masks.
 
-        ``grid=None`` runs the whole spectrogram at once (padded to the model's time
-        multiple); ``grid=512`` cuts it into zero-padded 512-frame chunks, as the
-        official code does.
+        ``grid=None`` runs the whole spectrogram at once, padded to the model's time
+        multiple by mirroring its last frames; ``grid=512`` cuts it into zero-padded
+        512-frame chunks, as the official code does.
+
+        Why mirror: the networks' receptive field spans seconds, so padding frames reach
+        far back into the audio. Zeros read as a sudden silence and the masks near the
+        end suffer. On the 10 s test clips (432 frames), padding to a multiple of 32
+        with zeros cost a depth-5 model 0.47 dB of mean nSDR against mirrored frames,
+        and a depth-4 model 0.23 dB (MODEL_CARD.md, run 6).
         """
         frames = mag.shape[-1]
         step = grid or -(-frames // self.model.time_multiple) * self.model.time_multiple
         total = -(-frames // step) * step
         visible = mag[:, : self.n_bins]
         if total != frames:
-            visible = torch.nn.functional.pad(visible, (0, total - frames))  # (C, F, total)
+            visible = pad_frames(visible, total - frames, mirror=grid is None)  # (C, F, total)
         parts = [predict(visible[None, ..., start : start + step])[0] for start in range(0, total, step)]
         masks = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
         return masks[..., :frames]

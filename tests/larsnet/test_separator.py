@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from larsnet.errors import AudioInputError, OptionError
-from larsnet.separator import Separator, resolve_device
+from larsnet.separator import Separator, pad_frames, resolve_device
 from larsnet.stems import STEMS
 
 from tests.larsnet.helpers import drum_like, tiny_model
@@ -160,3 +160,28 @@ def test_devices():
     if not torch.cuda.is_available():
         with pytest.raises(OptionError, match="CUDA is not available"):
             resolve_device("cuda")
+
+
+def test_end_padding_mirrors_the_last_frames():
+    """The network sees a mirrored continuation past the end, not a sudden silence
+    (zeros cost a depth-5 model 0.47 dB on 10 s clips); official mode keeps zeros."""
+    mag = torch.arange(1.0, 6.0).repeat(2, 3, 1)  # (C=2, F=3, T=5): frames 1..5
+    np.testing.assert_array_equal(pad_frames(mag, 3, mirror=True)[0, 0].numpy(), [1, 2, 3, 4, 5, 4, 3, 2])
+    np.testing.assert_array_equal(pad_frames(mag[..., :2], 5, mirror=True)[0, 0].numpy(), [1, 2, 2, 2, 2, 2, 2])
+    np.testing.assert_array_equal(pad_frames(mag, 3, mirror=False)[0, 0].numpy(), [1, 2, 3, 4, 5, 0, 0, 0])
+
+    sep = Separator(tiny_model())  # time multiple 64
+    seen = []
+
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        seen.append(x)
+        return x[:, None].expand(-1, len(STEMS), -1, -1, -1)
+
+    frames = 50
+    spec = torch.rand(2, sep.n_bins + 1, frames)
+    masks = sep._masks(spec, None, predict)
+    assert masks.shape[-1] == frames and seen[0].shape[-1] == 64
+    torch.testing.assert_close(seen[0][0, ..., frames:], spec[:, : sep.n_bins].flip(-1)[..., 1:15])
+    seen.clear()
+    sep._masks(spec, 512, predict)  # the official grid: zero-padded chunks
+    assert seen[0].shape[-1] == 512 and not seen[0][0, ..., frames:].any()
