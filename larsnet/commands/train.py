@@ -124,6 +124,9 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("--eval-every", type=int, default=500, show_default=True)
 @click.option("--snapshot-every", type=int, default=0, show_default=True,
               help="Keep the model every N steps in OUT/snapshots/ for `larsnet average` (0: never).")
+@click.option("--ema", "ema", type=float, default=0.0, show_default=True,
+              help="Validate and save a moving average of the weights with this decay per step, e.g. 0.999 "
+                   "(0: the raw weights).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice).")
 @click.option("--workers", type=int, default=0, show_default=True, help="DataLoader worker processes for rendering.")
@@ -131,7 +134,7 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("--quiet", is_flag=True)
 def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
             lr_final, warmup_steps, loss_l1, loss_nsdr, loss_leak, data, gmd_root, kits, folder, no_augment, augment_param, focus, val_clips, val_seconds,
-            eval_every, snapshot_every, seed, threads, workers, device, quiet):
+            eval_every, snapshot_every, ema, seed, threads, workers, device, quiet):
     """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
     import torch
     from torch.utils.data import DataLoader
@@ -143,13 +146,16 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
     from larsnet.separator import resolve_device
     from larsnet.train.trainer import TrainConfig, Trainer
 
+    if not 0.0 <= ema < 1.0:
+        raise OptionError(f"--ema {ema}: the decay must be in [0, 1), e.g. 0.999 (about the last 1000 steps)")
     if threads:
         torch.set_num_threads(threads)
     device = str(resolve_device(device))
     segment = segment_samples_for_frames(segment_frames)
     config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or None, steps=steps or DEFAULT_STEPS,
                          lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, weight_leak=loss_leak, seed=seed,
-                         eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes)
+                         eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes,
+                         ema_decay=ema)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None
     focus_probs = _focus(focus)
     augmentation = _augmentation(no_augment, augment_param)
@@ -162,7 +168,8 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
         # the stored schedule unless --steps extends it: a resumed run must not stretch its lr decay
         trainer = Trainer.resume(out_dir, device=device, max_minutes=max_minutes,
                                  **({"steps": steps} if steps else {}),
-                                 **({"snapshot_every": snapshot_every} if snapshot_every else {}))
+                                 **({"snapshot_every": snapshot_every} if snapshot_every else {}),
+                                 **({"ema_decay": ema} if ema else {}))
     else:
         model = resolve_model(init_model) if init_model else None
         if model is not None:

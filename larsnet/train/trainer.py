@@ -14,6 +14,7 @@ validation). Ctrl-C stops after the current step and writes ``last.pt``.
 """
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import time
@@ -69,6 +70,12 @@ class TrainConfig:
     """Also keep the model every this many steps in ``snapshots/`` (0: never), for
     ``larsnet average`` (weight averaging of late checkpoints)."""
     max_minutes: float | None = None
+    ema_decay: float = 0.0
+    """Keep an exponential moving average of the weights (and BatchNorm statistics) with
+    this decay per step, 0 for none. With it on, validation, ``best.pt`` and ``final.pt``
+    use the average: single checkpoints of our models swing by up to 1.5 dB of validation
+    nSDR from one to the next (the toms stem flips), and the average smooths the swing
+    without a second run."""
     license: str = "GPL-3.0-or-later"
     notes: str = ""
 
@@ -95,6 +102,34 @@ def model_from_train_state(state: dict[str, Any]) -> SeparationModel:
     model = build_model(ModelConfig.from_dict(state["model_config"]))
     model.load_state_dict(state["model_state"])
     return model
+
+
+def ema_decay(decay: float, step: int) -> float:
+    """The decay used after ``step`` updates: ``decay``, lowered early in a run so the
+    average is not dominated by its starting weights (the usual ``(1 + n) / (10 + n)``)."""
+    return min(decay, (1 + step) / (10 + step))
+
+
+class WeightAverage:
+    """An exponential moving average of a model's parameters and floating-point buffers.
+
+    BatchNorm running statistics are averaged like the weights, so the averaged model is
+    consistent with itself; integer buffers (batch counters) are copied."""
+
+    def __init__(self, model: SeparationModel):
+        self.model = copy.deepcopy(model).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: SeparationModel, decay: float) -> None:
+        current = model.state_dict()
+        for name, average in self.model.state_dict().items():
+            value = current[name].detach()
+            if average.is_floating_point():
+                average.mul_(decay).add_(value, alpha=1.0 - decay)
+            else:
+                average.copy_(value)
 
 
 class Trainer:
@@ -128,6 +163,14 @@ class Trainer:
         self.best_score = -math.inf
         self.provenance = dict(provenance or {})
         self._log_fields: list[str] | None = None
+        if not 0.0 <= config.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {config.ema_decay}")
+        self.ema = WeightAverage(self.model) if config.ema_decay else None
+
+    @property
+    def shipped_model(self) -> SeparationModel:
+        """The weights a checkpoint holds and validation scores: the moving average when on."""
+        return self.ema.model if self.ema is not None else self.model
 
     # --- checkpoints --------------------------------------------------------------
     def save_state(self) -> Path:
@@ -144,6 +187,8 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "provenance": self.provenance,
         }
+        if self.ema is not None:
+            state["ema_state"] = self.ema.model.state_dict()
         path = self.out_dir / "last.pt"
         tmp = path.with_name(".last.pt.tmp")
         torch.save(state, tmp)
@@ -166,6 +211,8 @@ class Trainer:
         trainer.train_seconds = state["train_seconds"]
         trainer.best_score = state["best_score"]
         torch.set_rng_state(state["torch_rng"])
+        if trainer.ema is not None and "ema_state" in state:  # else it starts from the weights now
+            trainer.ema.model.load_state_dict(state["ema_state"])
         return trainer
 
     def save_model(self, name: str, **extra: Any) -> Path:
@@ -177,9 +224,10 @@ class Trainer:
             "train_config": asdict(self.config),
             "device": str(self.device),
             "torch_threads": torch.get_num_threads(),
+            **({"weights": f"moving average, decay {self.config.ema_decay}"} if self.ema is not None else {}),
             **extra,
         }
-        return save_model(self.model, self.out_dir / name, license=self.config.license,
+        return save_model(self.shipped_model, self.out_dir / name, license=self.config.license,
                           provenance=provenance, half=True)
 
     # --- one optimisation step ----------------------------------------------------
@@ -261,6 +309,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.step += 1
+        if self.ema is not None:
+            self.ema.update(self.model, ema_decay(self.config.ema_decay, self.step))
         self.audio_seconds += mixture.shape[0] * mixture.shape[-1] / self.model.config.sample_rate
         parts["loss"] = float(loss.detach())
         return parts
@@ -270,12 +320,13 @@ class Trainer:
         """Mean nSDR per stem over clips where the stem is present (the paper's protocol)."""
         from larsnet.evaluation.metrics import nsdr, present  # evaluation owns the metric
 
-        self.model.eval()
-        separator = Separator(self.model, device=self.device)
+        model = self.shipped_model
+        model.eval()
+        separator = Separator(model, device=self.device)
         scores: dict[str, list[float]] = {stem: [] for stem in self.model.stems}
         for mixture, stems in clips:
             estimates = separator.separate(mixture)
-            for i, stem in enumerate(self.model.stems):
+            for i, stem in enumerate(model.stems):
                 if present(stems[i]):
                     scores[stem].append(nsdr(stems[i], estimates[stem]))
         result = {f"val_{stem}": float(np.mean(v)) if v else float("nan") for stem, v in scores.items()}

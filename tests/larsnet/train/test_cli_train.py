@@ -110,3 +110,17 @@ def test_loss_leak_weight_reaches_the_run(tmp_path: Path, folder: Path, capsys):
     code, output = _train(tmp_path / "leak", folder, capsys, "--steps", "1", "--loss-leak", "3")
     assert code == 0, output
     assert load_model_file(tmp_path / "leak" / "final.pt").provenance["train_config"]["weight_leak"] == 3.0
+
+
+def test_ema_run_saves_the_moving_average(tmp_path: Path, folder: Path, capsys):
+    code, output = _train(tmp_path / "run", folder, capsys, "--steps", "3", "--ema", "0.99")
+    assert code == 0, output
+    model = load_model_file(tmp_path / "run" / "final.pt")
+    assert model.provenance["train_config"]["ema_decay"] == 0.99
+    assert model.provenance["weights"] == "moving average, decay 0.99"
+
+
+def test_ema_out_of_range_is_one_clear_line(tmp_path: Path, folder: Path, capsys):
+    code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--ema", "1.5")
+    assert code != 0
+    assert "--ema 1.5" in output and "Traceback" not in output and len(output.strip().splitlines()) == 1

@@ -51,8 +51,9 @@ def test_loss_falls_and_checkpoints_load(tmp_path):
     assert (tmp_path / "last.pt").exists()
 
 
-def test_resume_after_interrupt_continues_exactly(tmp_path):
-    straight = Trainer(small_config(steps=8), tmp_path / "a")
+def straight_and_resumed(tmp_path, **config) -> tuple[Trainer, Trainer]:
+    """The same 8-step run done in one go, and interrupted after 4 steps then resumed."""
+    straight = Trainer(small_config(steps=8, **config), tmp_path / "a")
     straight.fit(toy_batches(5))
     batches = toy_batches(5)
 
@@ -62,10 +63,15 @@ def test_resume_after_interrupt_continues_exactly(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        Trainer(small_config(steps=8), tmp_path / "b").fit(first_four())
+        Trainer(small_config(steps=8, **config), tmp_path / "b").fit(first_four())
     resumed = Trainer.resume(tmp_path / "b")
     assert resumed.step == 4
     resumed.fit(batches)
+    return straight, resumed
+
+
+def test_resume_after_interrupt_continues_exactly(tmp_path):
+    straight, resumed = straight_and_resumed(tmp_path)
     for key, value in straight.model.state_dict().items():
         assert torch.allclose(resumed.model.state_dict()[key].float(), value.float(), atol=1e-5), key
 
@@ -113,3 +119,42 @@ def test_a_larsnet_run_defaults_to_the_papers_size():
     params = TrainConfig(arch="larsnet").arch_params
     model = build_model(ModelConfig(arch="larsnet", arch_params=params))
     assert round(sum(p.numel() for p in model.parameters()) / 1e6) == 49
+
+
+def test_moving_average_follows_the_formula_and_is_what_checkpoints_hold(tmp_path):
+    """With --ema, best.pt/final.pt hold the averaged weights, which lag the raw ones."""
+    from larsnet.train.trainer import ema_decay
+
+    trainer = Trainer(small_config(steps=6, ema_decay=0.9, eval_every=100), tmp_path)
+    batches = toy_batches(2)
+    expected = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    for step in range(1, 4):
+        trainer.train_step(*next(batches))
+        decay = ema_decay(0.9, step)
+        for key, value in trainer.model.state_dict().items():
+            if value.is_floating_point():
+                expected[key] = decay * expected[key] + (1 - decay) * value
+            else:
+                expected[key] = value.clone()
+    averaged = trainer.ema.model.state_dict()
+    for key, value in expected.items():
+        assert torch.allclose(averaged[key], value, atol=1e-6), key
+    raw = trainer.model.state_dict()
+    assert any(not torch.allclose(averaged[k], raw[k]) for k in raw if raw[k].is_floating_point())
+    trainer.fit(batches)
+    saved = load_model_file(tmp_path / "final.pt")
+    assert "moving average" in saved.provenance["weights"]
+    for key, value in trainer.ema.model.state_dict().items():
+        if value.is_floating_point():  # stored as float16
+            assert torch.allclose(saved.state_dict()[key].float(), value, atol=2e-3 * (1 + value.abs().max())), key
+
+
+def test_moving_average_survives_resume(tmp_path):
+    straight, resumed = straight_and_resumed(tmp_path, ema_decay=0.8)
+    for key, value in straight.ema.model.state_dict().items():
+        assert torch.allclose(resumed.ema.model.state_dict()[key].float(), value.float(), atol=1e-5), key
+
+
+def test_moving_average_decay_out_of_range_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="ema_decay"):
+        Trainer(small_config(ema_decay=1.0), tmp_path)
