@@ -6,6 +6,21 @@ from pathlib import Path
 import click
 
 
+def _training_kits(models: list) -> list[str] | None:
+    """Every kit any member trained on, so `larsnet evaluate --kits seen` scores the
+    ensemble on them; None when a member's provenance lists none (the evaluation then
+    falls back to every installed kit that is not held out)."""
+    from larsnet.evaluation.sources import KitStatus
+
+    kits: list[str] = []
+    for model in models:
+        status = KitStatus.from_provenance(getattr(model, "provenance", None))
+        if status.train_kits is None:
+            return None
+        kits += [k for k in status.train_kits if k not in kits]
+    return kits
+
+
 @click.command("ensemble")
 @click.argument("out_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("models", nargs=-1, required=True)
@@ -25,6 +40,9 @@ def command(out_path: Path, models: tuple[str, ...], half: bool) -> None:
     except ValueError as exc:
         raise OptionError(f"cannot ensemble {', '.join(models)}: {exc}") from None
     licenses = sorted({getattr(m, "license", "unknown") for m in loaded})
-    provenance = {"ensemble_of": [{"source": spec, **getattr(m, "provenance", {})} for spec, m in zip(models, loaded)]}
+    provenance: dict = {"ensemble_of": [{"source": spec, **getattr(m, "provenance", {})} for spec, m in zip(models, loaded)]}
+    kits = _training_kits(loaded)
+    if kits is not None:
+        provenance["train_kits"] = kits
     written = save_model(model, out_path, license=" AND ".join(licenses), provenance=provenance, half=half)
     click.echo(f"wrote {written}: {len(model.members)} band models, separating with the mean of their masks")

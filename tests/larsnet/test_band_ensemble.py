@@ -72,3 +72,16 @@ def test_refuses_models_without_a_common_band_layout(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "cannot ensemble" in err and "Traceback" not in err
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_the_file_lists_every_members_training_kits_for_seen_kit_evaluation(tmp_path):
+    from larsnet.evaluation.sources import KitStatus
+
+    kits = [{"kits": ["Kit A", "Kit B"]}, {"kits": ["Kit B", "Kit C"]}, {}]
+    paths = [save_model(_band(i), tmp_path / f"{n}.pt", provenance=kits[i]) for i, n in enumerate("abc")]
+    assert main(["ensemble", str(tmp_path / "ab.pt"), str(paths[0]), str(paths[1])]) == 0
+    status = KitStatus.from_provenance(load_model_file(tmp_path / "ab.pt").provenance)
+    assert status.train_kits == ("Kit A", "Kit B", "Kit C") and not status.seen("ForzeeStereo")
+    # a member with no list: the ensemble claims none either
+    assert main(["ensemble", str(tmp_path / "ac.pt"), str(paths[0]), str(paths[2])]) == 0
+    assert "train_kits" not in load_model_file(tmp_path / "ac.pt").provenance
