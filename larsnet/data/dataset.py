@@ -545,6 +545,12 @@ class FixedEvalSet(Dataset):
         by it; the clip's own samples are unchanged), for analyses that must not see the
         clip's first sample as the start of the sound.
         """
+        mixture, stems, _ = self.render_with_pieces(index, preroll_s=preroll_s)
+        return mixture, stems
+
+    def render_with_pieces(self, index: int, *, preroll_s: float = 0.0) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`render` plus the nine pieces the stems are summed from (piece -> (2, L)),
+        so an evaluation can tell which piece of a stem goes astray."""
         clip = self.clips[index]
         perf, kit = self._by_name[clip.performance], self.kits[clip.kit]
         preroll = int(round(preroll_s * SAMPLE_RATE))
@@ -554,7 +560,7 @@ class FixedEvalSet(Dataset):
         stems = np.zeros((len(STEMS), 2, n), dtype=np.float32)
         for i, piece in enumerate(PIECES):
             stems[STEMS.index(_stem_of(piece))] += pieces[i]
-        return _mix_of(stems), stems
+        return _mix_of(stems), stems, dict(zip(PIECES, pieces))
 
     def __getitem__(self, index: int) -> Example:
         return _to_tensors(*self.render(index))

@@ -71,7 +71,11 @@ def present(stem_audio: np.ndarray, threshold_db: float = PRESENCE_THRESHOLD_DB)
     return rms_db(stem_audio) > threshold_db
 
 
-def _as_stack(stems: Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray, order: Sequence[str] | None) -> np.ndarray:
+Stack = Mapping[str, np.ndarray] | Sequence[np.ndarray] | np.ndarray
+"""Several signals of one shape: ``{name: (C, L)}`` or ``(N, C, L)``."""
+
+
+def _as_stack(stems: Stack, order: Sequence[str] | None) -> np.ndarray:
     """``{stem: (C, L)}`` (in ``order``) or ``(S, C, L)`` -> float64 ``(S, C, L)``."""
     if isinstance(stems, Mapping):
         names = list(order) if order is not None else list(stems)
@@ -138,11 +142,30 @@ def energy_transfer(
     oracle), an approximation for other estimators. Rows of silent stems are NaN.
     ``mixture[C, L]``, ``stems`` and ``estimates`` ``[S, C, L]`` (or mappings, taken in ``order``).
     """
-    stft = stft or Stft()
-    mix = np.asarray(mixture, dtype=np.float64)
     refs, ests = _as_stack(stems, order), _as_stack(estimates, order)
-    if refs.shape != ests.shape or refs.shape[1:] != mix.shape:
+    if refs.shape != ests.shape:
         raise ValueError(f"stems and estimates must be shaped (S, *mixture.shape), got {refs.shape} and {ests.shape}")
+    return _transfer(mixture, refs, ests, stft or Stft())
+
+
+def piece_transfer(mixture: np.ndarray, pieces: Stack, estimates: Stack, *, stft: Stft | None = None,
+                   order: Sequence[str] | None = None) -> np.ndarray:
+    """:func:`energy_transfer` with finer rows: ``T[p, j]``, the share of drum *piece*
+    ``p``'s energy (e.g. the open hi-hat alone) in estimate ``j``. A stem's row mixes
+    its pieces; these rows tell which one goes astray (an open hat heard as a cymbal,
+    a floor tom as the kick). ``pieces[P, C, L]`` (or a mapping), ``estimates[S, C, L]``
+    (or a mapping taken in ``order``)."""
+    refs = _as_stack(pieces, None)
+    ests = _as_stack(estimates, order)
+    return _transfer(mixture, refs, ests, stft or Stft())
+
+
+def _transfer(mixture: np.ndarray, refs: np.ndarray, ests: np.ndarray, stft: Stft) -> np.ndarray:
+    """``refs[R, C, L]``, ``ests[S, C, L]`` -> ``(R, S)`` energy shares (see :func:`energy_transfer`)."""
+    mix = np.asarray(mixture, dtype=np.float64)
+    if refs.ndim != 3 or ests.ndim != 3 or refs.shape[1:] != mix.shape or ests.shape[1:] != mix.shape:
+        raise ValueError(f"references and estimates must be shaped (N, *mixture.shape) = (N, {mix.shape}), "
+                         f"got {refs.shape} and {ests.shape}")
     with torch.no_grad():
         def spec(x: np.ndarray) -> torch.Tensor:
             return stft.forward(stft.pad_end(torch.from_numpy(x)))

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from larsnet.evaluation.metrics import PRESENCE_THRESHOLD_DB, energy_transfer, nsdr, oracle_irm, rms_db
+from larsnet.evaluation.metrics import (
+    PRESENCE_THRESHOLD_DB, energy_transfer, nsdr, oracle_irm, piece_transfer, rms_db)
 from larsnet.stems import STEMS
 from larsnet.stft import Stft
 
@@ -69,10 +70,17 @@ class EvalExample:
     start_s: float = 0.0
     sample_rate: int = 44_100
     stem_names: tuple[str, ...] = STEMS
+    pieces: Mapping[str, np.ndarray] | None = None
+    """The drum pieces the stems were summed from (piece -> ``(C, L)``), when the source
+    has them (our renders, StemGMD folders), for the per-piece energy table."""
 
     def __post_init__(self) -> None:
         mix = np.asarray(self.mixture)
         stems = np.asarray(self.stems)
+        for piece, audio in (self.pieces or {}).items():
+            if np.shape(audio) != mix.shape:
+                raise ValueError(f"clip {self.clip_id}: piece {piece} is shaped {np.shape(audio)}, "
+                                 f"the mixture {mix.shape}")
         if mix.ndim != 2:
             raise ValueError(f"clip {self.clip_id}: mixture must be (channels, frames), got {mix.shape}")
         if stems.shape != (len(self.stem_names), *mix.shape):
@@ -106,6 +114,9 @@ class ClipScores:
     transfer: dict[str, dict[str, float]] | None = None
     """``transfer[true stem][estimate stem]``: share of the true stem's energy in the model's
     estimate (:func:`larsnet.evaluation.metrics.energy_transfer`); None without a model."""
+    piece_transfer: dict[str, dict[str, float]] | None = None
+    """``piece_transfer[piece][estimate stem]`` for the pieces present in the clip
+    (:func:`larsnet.evaluation.metrics.piece_transfer`); None without a model or pieces."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +133,7 @@ class ClipScores:
             "transfer": None if self.transfer is None else {
                 i: {j: (x if np.isfinite(x) else None) for j, x in row.items()} for i, row in self.transfer.items()
             },
+            "piece_transfer": self.piece_transfer,
         }
 
     @classmethod
@@ -141,6 +153,7 @@ class ClipScores:
                 i: {j: (float("nan") if x is None else float(x)) for j, x in row.items()}
                 for i, row in data["transfer"].items()
             },
+            piece_transfer=data.get("piece_transfer"),
         )
 
 
@@ -185,7 +198,7 @@ def score_clip(
     references = {stem: clip.stem(stem) for stem in stems}
     scores: dict[str, dict[str, float]] = {}
     model_seconds = None
-    transfer = None
+    transfer = piece_shares = None
     for method in methods:
         if method == "model":
             if estimator is None:
@@ -196,6 +209,7 @@ def score_clip(
             shares = energy_transfer(clip.mixture, [references[s] for s in stems], [estimates[s] for s in stems],
                                      stft=stft)
             transfer = {a: {b: float(shares[i, j]) for j, b in enumerate(stems)} for i, a in enumerate(stems)}
+            piece_shares = _piece_shares(clip, estimates, stems, threshold_db, stft)
         elif method == "mixture":
             estimates = {stem: clip.mixture for stem in stems}
         elif method == "oracle":
@@ -217,7 +231,18 @@ def score_clip(
         nsdr=scores,
         model_seconds=model_seconds,
         transfer=transfer,
+        piece_transfer=piece_shares,
     )
+
+
+def _piece_shares(clip: EvalExample, estimates: Mapping[str, np.ndarray], stems: Sequence[str],
+                  threshold_db: float, stft: Stft | None) -> dict[str, dict[str, float]] | None:
+    """Where each piece present in the clip went, or None when the clip has no pieces."""
+    pieces = {p: a for p, a in (clip.pieces or {}).items() if rms_db(a) > threshold_db}
+    if not pieces:
+        return None
+    shares = piece_transfer(clip.mixture, list(pieces.values()), [estimates[s] for s in stems], stft=stft)
+    return {p: {s: float(shares[i, j]) for j, s in enumerate(stems)} for i, p in enumerate(pieces)}
 
 
 @dataclass

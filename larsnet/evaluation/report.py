@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from larsnet.evaluation.protocol import METHOD_LABELS, ClipScores, Evaluation
+from larsnet.stems import PIECES, STEM_OF_PIECE
 
 FORMAT = "larsnet-evaluation"
 FORMAT_VERSION = 1
@@ -73,6 +74,11 @@ class GroupSummary:
     transfer: dict[str, dict[str, float | None]] | None = None
     """``transfer[true][estimate]``: mean share of the true stem's energy in each estimate,
     over the group's clips where the true stem is present (None without a model)."""
+    piece_transfer: dict[str, dict[str, float]] | None = None
+    """``piece_transfer[piece][estimate]``: the same for each drum piece, over the clips
+    where the piece is present (None when the clips carry no pieces)."""
+    piece_clips: dict[str, int] | None = None
+    """Clips counted for each piece of :attr:`piece_transfer`."""
 
     def worst_fraction(self) -> tuple[str, float] | None:
         """The stem furthest from the oracle, as ``(stem, fraction)``, or None."""
@@ -92,7 +98,23 @@ class GroupSummary:
             "transfer": None if self.transfer is None else {
                 i: {j: _finite(v) for j, v in row.items()} for i, row in self.transfer.items()
             },
+            "piece_transfer": self.piece_transfer,
+            "piece_clips": self.piece_clips,
         }
+
+
+def _piece_means(clips: Sequence[ClipScores], stems: Sequence[str]) -> tuple[dict, dict] | tuple[None, None]:
+    """Mean piece -> estimate shares over the clips where each piece is present, pieces
+    in :data:`larsnet.stems.PIECES` order (others after, by name)."""
+    rows: dict[str, list[dict[str, float]]] = {}
+    for clip in clips:
+        for piece, row in (clip.piece_transfer or {}).items():
+            rows.setdefault(piece, []).append(row)
+    if not rows:
+        return None, None
+    order = sorted(rows, key=lambda p: (PIECES.index(p) if p in PIECES else len(PIECES), p))
+    means = {p: {s: math.fsum(r[s] for r in rows[p]) / len(rows[p]) for s in stems} for p in order}
+    return means, {p: len(rows[p]) for p in order}
 
 
 def summarize(
@@ -122,6 +144,7 @@ def summarize(
             i: {j: _mean([c.transfer[i][j] for c in present[i] if c.transfer is not None]) for j in stems}
             for i in stems
         }
+    piece_means, piece_clips = _piece_means(clips, stems)
     return GroupSummary(
         name=name,
         kind=kind,
@@ -132,6 +155,8 @@ def summarize(
         kit=kit,
         seen=seen,
         transfer=transfer,
+        piece_transfer=piece_means,
+        piece_clips=piece_clips,
     )
 
 
@@ -213,6 +238,17 @@ class Report:
             lines.append(f"| {i} | {group.present[i]} | " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def piece_transfer_markdown(self, group: GroupSummary) -> str:
+        """Where each drum piece's energy went: rows pieces, columns the model's estimates."""
+        assert group.piece_transfer is not None and group.piece_clips is not None
+        lines = ["| piece \\ estimate | stem | clips | " + " | ".join(self.stems) + " |",
+                 "|" + " --- |" * (len(self.stems) + 3)]
+        for piece, row in group.piece_transfer.items():
+            cells = [f"{100 * row[s]:.1f}%" for s in self.stems]
+            lines.append(f"| {piece} | {STEM_OF_PIECE.get(piece, '?')} | {group.piece_clips[piece]} | "
+                         + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
     def kits_markdown(self, kits: Sequence[GroupSummary]) -> str:
         """One row per kit: the model's nSDR with its fraction of the way, per stem and mean."""
         header = ["kit", "seen", "clips", *self.stems, MEAN]
@@ -264,6 +300,10 @@ class Report:
                           "as masks on the mixture. The diagonal is what the stem kept; a row adds up to less "
                           "than 100% where bins are split between estimates (each gets its mask squared).", "",
                           self.transfer_markdown(group), ""]
+            if group.piece_transfer is not None:
+                lines += ["The same for each drum piece (row; clips where it is present): which piece of a "
+                          "stem goes astray, e.g. an open hi-hat heard as a cymbal.", "",
+                          self.piece_transfer_markdown(group), ""]
         return "\n".join(lines)
 
     # --- CSV ----------------------------------------------------------------------

@@ -93,8 +93,12 @@ def examples_from_fixed_set(eval_set: Any, *, kit_status: KitStatus | None = Non
     """Render the clips of a ``FixedEvalSet`` (``.clips`` and ``.render(i) -> (mix, stems)``)."""
     status = kit_status or KitStatus()
     for index, clip in enumerate(eval_set.clips):
-        mixture, stems = eval_set.render(index)
+        if hasattr(eval_set, "render_with_pieces"):
+            mixture, stems, pieces = eval_set.render_with_pieces(index)
+        else:
+            (mixture, stems), pieces = eval_set.render(index), None
         yield EvalExample(
+            pieces=pieces,
             clip_id=_clip_id(clip.performance, clip.kit, clip.start_s),
             mixture=mixture,
             stems=stems,
@@ -200,9 +204,11 @@ class FolderClips:
             n = total if clip_frames is None else clip_frames
             start = 0 if clip_frames is None else clip_start(item.performance_path, total, clip_frames, self.seed)
             stems = np.zeros((len(STEMS), 2, n), dtype=np.float32)
+            pieces = {}
             for piece in PIECES:  # summed in a fixed order: reproducible to the bit
                 if piece in item.files:
-                    stems[STEMS.index(STEM_OF_PIECE[piece])] += _read_window(item.files[piece], start, n)
+                    pieces[piece] = _read_window(item.files[piece], start, n)
+                    stems[STEMS.index(STEM_OF_PIECE[piece])] += pieces[piece]
             mixture = np.zeros((2, n), dtype=np.float32)
             for s in range(len(STEMS)):
                 mixture += stems[s]
@@ -215,6 +221,7 @@ class FolderClips:
                 performance=item.performance_path,
                 seen=status.seen(kit),
                 start_s=start / SAMPLE_RATE,
+                pieces=pieces,
             )
 
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from larsnet.evaluation.metrics import EPSILON, energy_transfer, nsdr, oracle_irm, present, rms_db
+from larsnet.evaluation.metrics import EPSILON, energy_transfer, nsdr, oracle_irm, piece_transfer, present, rms_db
 
 RATE = 44_100
 
@@ -148,3 +148,15 @@ def test_energy_transfer_says_where_each_stem_went():
     assert by_name == pytest.approx(np.eye(2), abs=1e-3)
     with pytest.raises(ValueError, match="shaped"):
         energy_transfer(low, np.stack([low]), np.stack([low, high]))
+
+
+def test_piece_transfer_tells_the_pieces_of_one_stem_apart():
+    """Two pieces of one stem: the estimate keeps one and hands the other to another stem."""
+    closed, open_hat = tone(6000.0, 2.0, amplitude=0.2), tone(9000.0, 2.0, amplitude=0.3)
+    shares = piece_transfer(closed + open_hat, {"hihat_closed": closed, "hihat_open": open_hat},
+                            {"hihat": closed, "cymbals": open_hat}, order=("hihat", "cymbals"))
+    assert shares.shape == (2, 2)
+    assert shares[0] == pytest.approx([1.0, 0.0], abs=1e-3)  # the closed hat stayed a hi-hat
+    assert shares[1] == pytest.approx([0.0, 1.0], abs=1e-3)  # the open hat went to the cymbals
+    with pytest.raises(ValueError, match="shaped"):
+        piece_transfer(closed, np.stack([closed[:, :-1]]), np.stack([closed]))

@@ -12,7 +12,7 @@ from larsnet.data.synthetic import make_synthetic_kit
 from larsnet.evaluation import EvalExample, evaluate, nsdr, score_clip, separator_estimator
 from larsnet.evaluation.sources import KitStatus, examples_from_fixed_set
 from larsnet.separator import Separator
-from larsnet.stems import STEMS
+from larsnet.stems import PIECES, STEMS
 
 from tests.larsnet.helpers import tiny_model
 
@@ -63,6 +63,23 @@ def test_model_scores_record_where_each_stem_went(rng):
     round_trip = type(scores).from_dict(scores.to_dict())
     assert round_trip.transfer["kick"] == pytest.approx(scores.transfer["kick"])
     assert all(math.isnan(v) for v in round_trip.transfer["toms"].values())
+
+
+def test_model_scores_record_where_each_present_piece_went(rng):
+    example = make_example(rng)
+    kick = example.stem("kick")
+    pieces = {"kick": kick, "hi_tom": np.zeros_like(kick), "hihat_closed": 0.5 * example.stem("hihat"),
+              "hihat_open": 0.5 * example.stem("hihat")}
+    example = EvalExample("c", example.mixture, example.stems, pieces=pieces)
+    scores = score_clip(example, half_estimator(example))
+    assert set(scores.piece_transfer) == {"kick", "hihat_closed", "hihat_open"}  # the silent tom is left out
+    # a stem made of one piece gives that piece's row; half of a stem shares its row too
+    for piece, stem in (("kick", "kick"), ("hihat_closed", "hihat"), ("hihat_open", "hihat")):
+        assert scores.piece_transfer[piece] == pytest.approx(scores.transfer[stem], rel=1e-9)
+    assert type(scores).from_dict(scores.to_dict()).piece_transfer == scores.piece_transfer
+    assert score_clip(make_example(rng), half_estimator(example)).piece_transfer is None  # no pieces, no rows
+    with pytest.raises(ValueError, match="piece kick is shaped"):
+        EvalExample("c", example.mixture, example.stems, pieces={"kick": kick[:, :-1]})
 
 
 def test_four_equal_stems_give_a_known_mixture_baseline(rng):
@@ -133,6 +150,11 @@ def test_fixed_eval_set_clips_become_examples():
         assert example.performance == "drummer1/eval_session/1"
     scores = evaluate(examples, None).clips
     assert scores[0].present["kick"] and not scores[0].present["toms"]
+    # the pieces come along and add up to their stems
+    pieces = examples[0].pieces
+    assert set(pieces) == set(PIECES)
+    assert np.allclose(pieces["hihat_closed"] + pieces["hihat_open"], examples[0].stem("hihat"), atol=1e-6)
+    assert not np.any(pieces["ride"]) and np.any(pieces["crash"])
     # a model trained on listed kits only: everything else is unseen
     status = KitStatus.from_provenance({"train_kits": ["forzeestereo"]})
     assert [e.seen for e in examples_from_fixed_set(eval_set, kit_status=status)] == [True, False]

@@ -199,3 +199,25 @@ def test_energy_transfer_is_averaged_where_the_true_stem_is_present(tmp_path):
     assert again.group("all clips").transfer["kick"]["toms"] == pytest.approx(0.11)
     # without a model there is no table
     assert "Where each stem's energy went" not in Report(Evaluation(clips=[a], stems=STEMS, methods=METHODS)).to_markdown()
+
+
+def test_piece_shares_are_averaged_where_the_piece_is_present():
+    def tom(to_kick: float) -> dict:
+        return {"kick": to_kick, "snare": 0.0, "toms": 1 - to_kick}
+
+    a = clip("p1/A", "A", False, v(6, 2, 3), v(-10, -4, -2), v(14, 12, 16))
+    b = clip("p2/A", "A", False, v(4, 0, 1), v(-8, -2, -6), v(12, 10, 18))
+    clips = [dataclasses.replace(a, piece_transfer={"floor_tom": tom(0.8), "hi_tom": tom(0.1)}),
+             dataclasses.replace(b, piece_transfer={"hi_tom": tom(0.3)})]
+    report = Report(Evaluation(clips=clips, stems=STEMS, methods=METHODS))
+    group = report.group("all clips")
+    assert list(group.piece_transfer) == ["hi_tom", "floor_tom"]  # larsnet's piece order
+    assert group.piece_clips == {"hi_tom": 2, "floor_tom": 1}
+    assert group.piece_transfer["hi_tom"]["kick"] == pytest.approx(0.2)
+    assert "| floor_tom | toms | 1 | 80.0% | 0.0% | 20.0% |" in report.to_markdown()
+    assert read_report_json_dict(report)["groups"][0]["piece_clips"] == {"hi_tom": 2, "floor_tom": 1}
+    assert "each drum piece" not in Report(Evaluation(clips=[a, b], stems=STEMS, methods=METHODS)).to_markdown()
+
+
+def read_report_json_dict(report: Report) -> dict:
+    return json.loads(report.to_json())
