@@ -129,6 +129,27 @@ def test_eq_peak_adds_a_bell_to_eqd_stems(performances, kits):
             assert np.isfinite(stems).all()
 
 
+def test_metal_tilt_darkens_only_hats_and_cymbals_and_leaves_other_runs_alone(performances, kits):
+    plain = Augmentation(p_example=1.0, eq=0.0)
+    tilted = dataclasses.replace(plain, metal_tilt=1.0, metal_tilt_db=(-15.0, -15.0))
+    a = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=plain, seed=3)
+    b = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=tilted, seed=3)
+    for i in range(4):
+        (_, x, info_x), (_, y, info_y) = a.render_example(i), b.render_example(i)
+        for s, stem in enumerate(STEMS):
+            if stem not in ("hihat", "cymbals"):
+                assert np.array_equal(x[s], y[s]) and info_y["stems"][stem]["metal_tilt_db"] is None, stem
+                continue
+            assert info_y["stems"][stem]["metal_tilt_db"] == -15.0
+            if not np.any(x[s]):
+                continue
+            freqs = np.fft.rfftfreq(x.shape[-1], 1 / SAMPLE_RATE)
+            high = freqs > 8000.0
+            before, after = (np.abs(np.fft.rfft(z[s, 0])) ** 2 for z in (x, y))
+            assert 10 * np.log10(after[high].sum() / before[high].sum()) < -9.0  # well past the 2-6 kHz corner
+    assert Augmentation().metal_tilt == 0.0  # off unless asked for
+
+
 def test_random_eq_bell_sits_between_200_hz_and_8_khz():
     impulse = np.zeros((2, 8192), dtype=np.float32)
     impulse[:, 0] = 1.0
