@@ -52,7 +52,7 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
     assert out == ""
     data = json.loads((tmp_path / "eval" / "transcription.json").read_text())
     assert data["settings"]["source"] == f"stems separated by model {model}" and data["settings"]["wiener"] == "alpha 1"
-    assert data["settings"]["bleed gate"] == "kick 16 dB, snare 4 dB, toms 0 dB, hihat 12 dB, cymbals 0 dB"
+    assert data["settings"]["bleed gate"] == "kick 16 dB, snare 4 dB, toms 0 dB, hihat 12 dB, cymbals -3 dB"
     assert len(data["clips"]) == 1
 
 
@@ -75,7 +75,7 @@ def test_bad_options(capsys, gmd_and_kit, args, code, message) -> None:
 
 
 def test_bleed_gate_options_reach_the_report(capsys, tmp_path, gmd_and_kit) -> None:
-    for spec, expected in (("off", "off"), ("toms=3", "kick 16 dB, snare 4 dB, toms 3 dB, hihat 12 dB, cymbals 0 dB")):
+    for spec, expected in (("off", "off"), ("toms=3", "kick 16 dB, snare 4 dB, toms 3 dB, hihat 12 dB, cymbals -3 dB")):
         code, _, err = run(capsys, "--gmd", gmd_and_kit, "--kits", "Eval Kit", "--clips", "1", "--clip-seconds", "2",
                            "--bleed-db", spec, "--out", tmp_path / spec, "--quiet")
         assert code == 0, err
