@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from larsnet.evaluation.metrics import (
-    PRESENCE_THRESHOLD_DB, energy_transfer, nsdr, oracle_irm, piece_transfer, rms_db)
+    PRESENCE_THRESHOLD_DB, nsdr, oracle_irm, piece_transfer, rms_db)
 from larsnet.stems import STEMS
 from larsnet.stft import Stft
 
@@ -206,10 +206,7 @@ def score_clip(
             started = time.perf_counter()
             estimates = _checked_estimates(clip, estimator(clip.mixture), stems)
             model_seconds = time.perf_counter() - started
-            shares = energy_transfer(clip.mixture, [references[s] for s in stems], [estimates[s] for s in stems],
-                                     stft=stft)
-            transfer = {a: {b: float(shares[i, j]) for j, b in enumerate(stems)} for i, a in enumerate(stems)}
-            piece_shares = _piece_shares(clip, estimates, stems, threshold_db, stft)
+            transfer, piece_shares = _transfers(clip, references, estimates, stems, threshold_db, stft)
         elif method == "mixture":
             estimates = {stem: clip.mixture for stem in stems}
         elif method == "oracle":
@@ -235,14 +232,19 @@ def score_clip(
     )
 
 
-def _piece_shares(clip: EvalExample, estimates: Mapping[str, np.ndarray], stems: Sequence[str],
-                  threshold_db: float, stft: Stft | None) -> dict[str, dict[str, float]] | None:
-    """Where each piece present in the clip went, or None when the clip has no pieces."""
+def _transfers(clip: EvalExample, references: Mapping[str, np.ndarray], estimates: Mapping[str, np.ndarray],
+               stems: Sequence[str], threshold_db: float, stft: Stft | None
+               ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]] | None]:
+    """Where each stem went, and each piece present in the clip (None without pieces): one
+    pass over the mixture's and the estimates' spectra for both tables."""
     pieces = {p: a for p, a in (clip.pieces or {}).items() if rms_db(a) > threshold_db}
-    if not pieces:
-        return None
-    shares = piece_transfer(clip.mixture, list(pieces.values()), [estimates[s] for s in stems], stft=stft)
-    return {p: {s: float(shares[i, j]) for j, s in enumerate(stems)} for i, p in enumerate(pieces)}
+    rows = [references[s] for s in stems] + list(pieces.values())
+    shares = piece_transfer(clip.mixture, rows, [estimates[s] for s in stems], stft=stft)
+
+    def table(names: Sequence[str], offset: int) -> dict[str, dict[str, float]]:
+        return {a: {b: float(shares[offset + i, j]) for j, b in enumerate(stems)} for i, a in enumerate(names)}
+
+    return table(stems, 0), (table(list(pieces), len(stems)) if pieces else None)
 
 
 @dataclass
