@@ -43,12 +43,17 @@ class TranscribeParams(Params):
         description="stem -> onset threshold 0..1, a fraction of the stem's strongest onset "
                     "(raise it against bleed and ghost notes; default 0 for every stem but snare 0.03)")
 
+    source: Literal["separated", "recorded"] = Field(
+        "separated",
+        description="where the stems come from, which picks the tuned onset settings and bleed gate: "
+                    "'separated' by a model from a mix (what a split node gives), or 'recorded' one drum "
+                    "at a time (multitrack recordings, rendered stems: a loose gate, finer cymbal onsets)")
     bleed_db: float | dict[str, float] | Literal["off"] | None = Field(
         None,
         description="bleed gate: drop a stem's onset when another stem rises this many dB more in its bands. "
-                    "null = the defaults for stems separated by a model (kick 16, snare 4, toms 0, hihat 12, "
-                    "cymbals 0); one number for every stem, or stem -> dB over the defaults; 16 for stems that "
-                    "were never mixed (multitrack recordings); 'off' keeps every onset")
+                    "null = the tuned gate of `source` (separated: kick 16, snare 4, toms 0, hihat 12, "
+                    "cymbals -4.5; recorded: 16 for every stem); one number for every stem, or stem -> dB over "
+                    "the separated defaults; 'off' keeps every onset")
 
     @field_validator("thresholds")
     @classmethod
@@ -63,7 +68,7 @@ class TranscribeParams(Params):
 class Transcribe(NodeType):
     name = "transcribe"
     description = "Transcribe drum stems to a General MIDI drum file (onsets, velocities, hat/cymbal/tom kinds)."
-    version = "1"
+    version = "2"
     Params = TranscribeParams
     inputs = (Port("in", (STEMS, AUDIO), "a stem set, or one stem's audio", required=False),) + tuple(
         Port(s, AUDIO, f"the {s} stem's audio", required=False) for s in STEM_NAMES)
@@ -99,7 +104,7 @@ class Transcribe(NodeType):
         from larsnet.transcription import TranscriptionSettings, quantize, transcribe, transcribe_stem, write_midi
 
         stems = _stems_of(inputs, ctx)
-        settings = TranscriptionSettings().with_thresholds(params.thresholds)
+        settings = TranscriptionSettings.for_source(params.source).with_thresholds(params.thresholds)
         if params.bleed_db is not None:
             settings = dataclasses.replace(settings, bleed_db=None if params.bleed_db == "off" else params.bleed_db)
         rates = {audio.sample_rate for audio in stems.values()}

@@ -9,6 +9,7 @@ before the model loads.
 """
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -26,8 +27,9 @@ so a hit ringing into the clip is not an onset at its first sample."""
 
 @click.command("evaluate-transcription")
 @click.option("--source", type=click.Choice(["stems", "model"]), default="stems", show_default=True,
-              help="stems: transcribe the true stems (the onset detector alone); model: the stems a model "
-                   "separates from the mixture (the full pipeline).")
+              help="stems: transcribe the true stems (the onset detector alone, with the settings for recorded "
+                   "stems); model: the stems a model separates from the mixture (the full pipeline, with the "
+                   "settings for separated stems).")
 @click.option("--model", "model_spec", default="default", show_default=True, metavar="SPEC",
               help="With --source model: 'default', a .pt model file or an official checkpoint folder.")
 @click.option("--split", type=click.Choice(["test", "validation"]), default="test", show_default=True,
@@ -111,7 +113,8 @@ def command(
     eval_set = FixedEvalSet.from_gmd(gmd_root or default_gmd_root(), split=split, kits=names,
                                      eval_session_only=eval_sessions, on_error=warn, clip_s=clip_seconds,
                                      seed=seed, kit_assignment=kit_assignment, max_clips=clips)
-    gate = TranscriptionSettings(bleed_db=bleed_db)
+    gate = dataclasses.replace(TranscriptionSettings.for_source("separated" if source == "model" else "recorded"),
+                               bleed_db=bleed_db)
     settings: dict[str, object] = {"source": "true stems (onset detector alone)" if source == "stems" else
                                    f"stems separated by model {model_spec}"}
     if source == "model":
@@ -122,6 +125,7 @@ def command(
         settings["wiener"] = "off" if wiener is None else f"alpha {wiener:g}"
     else:
         transcriber = stems_transcriber(transcribe, settings=gate)
+    settings["onset settings"] = "for separated stems" if source == "model" else "for recorded stems"
     settings["bleed gate"] = ("off" if bleed_db is None else
                               ", ".join(f"{s} {db:g} dB" for s, db in bleed_thresholds(bleed_db).items()))
     settings.update({

@@ -17,12 +17,13 @@ from larsnet.transcription.midi import notes_to_midi, write_midi
 from larsnet.transcription.notes import PIECE_PITCH, Note
 from larsnet.transcription.quantize import estimate_tempo, quantize
 from larsnet.transcription.transcribe import (
-    BLEED_DB, RECORDED_BLEED_DB, TranscriptionSettings, transcribe, transcribe_stem)
+    BLEED_DB, RECORDED_BLEED_DB, SOURCES, TranscriptionSettings, transcribe, transcribe_stem)
 
 __all__ = [
     "BLEED_DB",
     "PIECE_PITCH",
     "RECORDED_BLEED_DB",
+    "SOURCES",
     "Note",
     "TranscriptionSettings",
     "estimate_tempo",

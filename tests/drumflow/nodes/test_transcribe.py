@@ -46,8 +46,8 @@ def notes_of(path: Path) -> list[tuple[float, int]]:
 
 def test_a_stem_set_becomes_one_midi_file(tmp_path: Path, stems: dict[str, Audio]) -> None:
     c = ctx(tmp_path)
-    # true (never mixed) stems: the gate for recorded stems, not the separated-stem default
-    assert Transcribe().run({"in": StemSet(stems)}, TranscribeParams(bleed_db=16), c) == {}
+    # true (never mixed) stems: the settings for recorded stems, not the separated-stem default
+    assert Transcribe().run({"in": StemSet(stems)}, TranscribeParams(source="recorded"), c) == {}
     (path,) = c.written
     assert path == tmp_path / "song" / "midi.mid"
     found = notes_of(path)

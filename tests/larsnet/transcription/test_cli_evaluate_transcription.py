@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from larsnet.cli import main
+from larsnet.transcription import BLEED_DB
 
 from tests.larsnet.data.builders import tiny_gmd
 from tests.larsnet.data.kitfactory import make_folder_kit
@@ -35,6 +36,7 @@ def test_true_stems_of_a_rendered_groove(capsys, tmp_path, gmd_and_kit) -> None:
     data = json.loads((out_dir / "transcription.json").read_text())
     assert data["settings"]["source"] == "true stems (onset detector alone)"
     assert data["settings"]["bleed gate"] == "kick 16 dB, snare 16 dB, toms 16 dB, hihat 16 dB, cymbals 16 dB"
+    assert data["settings"]["onset settings"] == "for recorded stems"
     assert data["settings"]["clips from"] == "GMD test split, eval sessions"
     assert [c["kit"] for c in data["clips"]] == ["Eval Kit"] * 2
     kick = data["groups"][0]["stems"]["kick"]
@@ -52,7 +54,8 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
     assert out == ""
     data = json.loads((tmp_path / "eval" / "transcription.json").read_text())
     assert data["settings"]["source"] == f"stems separated by model {model}" and data["settings"]["wiener"] == "alpha 1"
-    assert data["settings"]["bleed gate"] == "kick 16 dB, snare 4 dB, toms 0 dB, hihat 12 dB, cymbals -3 dB"
+    assert data["settings"]["bleed gate"] == ", ".join(f"{s} {db:g} dB" for s, db in BLEED_DB.items())
+    assert data["settings"]["onset settings"] == "for separated stems"
     assert len(data["clips"]) == 1
 
 
@@ -75,7 +78,8 @@ def test_bad_options(capsys, gmd_and_kit, args, code, message) -> None:
 
 
 def test_bleed_gate_options_reach_the_report(capsys, tmp_path, gmd_and_kit) -> None:
-    for spec, expected in (("off", "off"), ("toms=3", "kick 16 dB, snare 4 dB, toms 3 dB, hihat 12 dB, cymbals -3 dB")):
+    toms_at_3 = ", ".join(f"{s} {3 if s == 'toms' else db:g} dB" for s, db in BLEED_DB.items())
+    for spec, expected in (("off", "off"), ("toms=3", toms_at_3)):
         code, _, err = run(capsys, "--gmd", gmd_and_kit, "--kits", "Eval Kit", "--clips", "1", "--clip-seconds", "2",
                            "--bleed-db", spec, "--out", tmp_path / spec, "--quiet")
         assert code == 0, err

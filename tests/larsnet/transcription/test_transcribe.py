@@ -21,9 +21,7 @@ MIN_F = {"kick": 0.97, "snare": 0.97, "toms": 0.97, "hihat": 0.93, "cymbals": 0.
 
 
 def test_true_stems_give_the_known_onsets(rendered: Rendered) -> None:
-    from larsnet.transcription.transcribe import RECORDED_BLEED_DB
-
-    notes = transcribe(rendered.stems, 44_100, settings=TranscriptionSettings(bleed_db=RECORDED_BLEED_DB))
+    notes = transcribe(rendered.stems, 44_100, settings=TranscriptionSettings.for_source("recorded"))
     counts, correct, _ = score_notes(rendered.performance.hits, notes)
     for stem in STEMS:
         assert counts[stem].f_measure >= MIN_F[stem], (stem, counts[stem])
@@ -37,6 +35,22 @@ def test_true_stems_give_the_known_onsets(rendered: Rendered) -> None:
     # pieces: toms by pitch, open hats by their decay
     assert correct["toms"] == counts["toms"].tp
     assert correct["hihat"] >= counts["hihat"].tp - 1
+
+
+def test_recorded_and_separated_stems_get_their_own_tuned_settings() -> None:
+    from larsnet.transcription.transcribe import (
+        BLEED_DB, DEFAULT_STEM_SETTINGS, RECORDED_BLEED_DB, SEPARATED_ONSET_CHANGES)
+
+    separated, recorded = TranscriptionSettings.for_source("separated"), TranscriptionSettings.for_source("recorded")
+    assert separated == TranscriptionSettings()  # what users transcribe is the default
+    assert separated.bleed_db == BLEED_DB and recorded.bleed_db == RECORDED_BLEED_DB
+    assert recorded.stems == DEFAULT_STEM_SETTINGS
+    # a separated cymbal stem carries the hats' wash: it needs a larger rise to count as an onset
+    assert separated.stems["cymbals"].delta == SEPARATED_ONSET_CHANGES["cymbals"]["delta"] > recorded.stems[
+        "cymbals"].delta
+    assert all(separated.stems[s] == recorded.stems[s] for s in STEMS if s not in SEPARATED_ONSET_CHANGES)
+    with pytest.raises(OptionError, match="separated or recorded"):
+        TranscriptionSettings.for_source("multitrack")
 
 
 def test_every_stem_alone_gives_its_pitches(rendered: Rendered) -> None:
