@@ -48,12 +48,13 @@ class TranscribeParams(Params):
         description="where the stems come from, which picks the tuned onset settings and bleed gate: "
                     "'separated' by a model from a mix (what a split node gives), or 'recorded' one drum "
                     "at a time (multitrack recordings, rendered stems: a loose gate, finer cymbal onsets)")
-    bleed_db: float | dict[str, float] | Literal["off"] | None = Field(
+    bleed_db: float | dict[str, float | dict[str, float]] | Literal["off"] | None = Field(
         None,
         description="bleed gate: drop a stem's onset when another stem rises this many dB more in its bands. "
-                    "null = the tuned gate of `source` (separated: kick 16, snare 4, toms 0, hihat 12, "
-                    "cymbals -4.5; recorded: 16 for every stem); one number for every stem, or stem -> dB over "
-                    "the separated defaults; 'off' keeps every onset")
+                    "null = the tuned gates of `source` (separated: one per pair of stems, see the docs; "
+                    "recorded: 16 for every pair); one number for every pair; or over the separated gates, "
+                    "stem -> dB (all its pairs) or stem -> {other stem: dB}, e.g. {cymbals: {hihat: -15}}; "
+                    "'off' keeps every onset")
 
     @field_validator("thresholds")
     @classmethod
@@ -81,10 +82,16 @@ class Transcribe(NodeType):
             if stem not in STEM_NAMES:
                 yield Issue(f"unknown stem '{stem}'", ("thresholds", stem),
                             did_you_mean(stem, STEM_NAMES) or f"stems are {', '.join(STEM_NAMES)}", key=True)
-        for stem in params.bleed_db if isinstance(params.bleed_db, dict) else ():
-            if stem not in STEM_NAMES:
-                yield Issue(f"unknown stem '{stem}'", ("bleed_db", stem),
-                            did_you_mean(stem, STEM_NAMES) or f"stems are {', '.join(STEM_NAMES)}", key=True)
+        for stem, value in params.bleed_db.items() if isinstance(params.bleed_db, dict) else ():
+            named = [((stem,), stem)] + [((stem, other), other) for other in value] if isinstance(value, dict) else [
+                ((stem,), stem)]
+            for at, name in named:
+                if name not in STEM_NAMES:
+                    yield Issue(f"unknown stem '{name}'", ("bleed_db", *at),
+                                did_you_mean(name, STEM_NAMES) or f"stems are {', '.join(STEM_NAMES)}", key=True)
+                elif len(at) == 2 and name == stem:
+                    yield Issue(f"bleed gate {stem}.{name}: a stem is not gated against itself", ("bleed_db", *at),
+                                f"name the other stems whose bleed into {stem} to gate", key=True)
         connected = set(info.input_types)
         if not connected:
             yield Issue("no stems connected", (), "add in: split.stems, or in: {kick: split.kick, ...}")

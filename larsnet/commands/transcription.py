@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from larsnet.commands.evaluate import DEVICES, parse_kits
 from larsnet.errors import OptionError
-from larsnet.stems import HELD_OUT_KITS
+from larsnet.stems import HELD_OUT_KITS, STEMS
 
 PREROLL_S = 1.0
 """Each clip is transcribed with this much of the performance before it (dropped after),
@@ -50,10 +50,12 @@ so a hit ringing into the clip is not an onset at its first sample."""
               help="Reference hits of one stem closer than this count as one onset (0: never).")
 @click.option("-w", "--wiener", type=float, default=None, metavar="ALPHA",
               help="With --source model: the alpha-Wiener filter exponent.")
-@click.option("--bleed-db", "bleed_spec", default="auto", show_default=True, metavar="auto|off|DB|STEM=DB[,...]",
-              help="Bleed gate between stems: auto = the separated-stem defaults with --source model, "
-                   "16 dB (recorded stems) with --source stems; a number for every stem; STEM=DB pairs "
-                   "over the defaults; off.")
+@click.option("--bleed-db", "bleed_spec", default="auto", show_default=True,
+              metavar="auto|off|DB|STEM[.OTHER]=DB[,...]",
+              help="Bleed gate between stems: auto = the separated-stem gates with --source model, 16 dB "
+                   "(recorded stems) with --source stems; a number for every pair; STEM=DB (all of a stem's "
+                   "pairs) and STEM.OTHER=DB (one pair, e.g. cymbals.hihat=-15) over the separated-stem "
+                   "gates; off.")
 @click.option("--gmd", "gmd_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Groove MIDI Dataset folder holding info.csv [default: $LARSNET_GMD or ../shared/data/groove-midi].")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
@@ -100,7 +102,7 @@ def command(
     from larsnet.data.dataset import FixedEvalSet
     from larsnet.data.gmd import default_gmd_root
     from larsnet.transcription import TranscriptionSettings, transcribe
-    from larsnet.transcription.transcribe import bleed_thresholds
+    from larsnet.transcription.bleed import bleed_gates, describe_gates
     from larsnet.transcription.evaluation import (
         evaluate_transcription, transcription_examples, separator_transcriber, stems_transcriber,
         write_transcription_report)
@@ -126,8 +128,7 @@ def command(
     else:
         transcriber = stems_transcriber(transcribe, settings=gate)
     settings["onset settings"] = "for separated stems" if source == "model" else "for recorded stems"
-    settings["bleed gate"] = ("off" if bleed_db is None else
-                              ", ".join(f"{s} {db:g} dB" for s, db in bleed_thresholds(bleed_db).items()))
+    settings["bleed gate"] = describe_gates(bleed_gates(bleed_db))
     settings.update({
         "clips from": f"GMD {split} split" + (", eval sessions" if eval_sessions else ""),
         "kits": ", ".join(names) + f" (assignment: {kit_assignment})",
@@ -152,23 +153,34 @@ def command(
         click.echo(f"wrote {', '.join(str(p) for p in paths.values())}", err=True)
 
 
-def parse_bleed(spec: str, source: str) -> "float | dict[str, float] | None":
-    """``--bleed-db``: auto, off, one number, or STEM=DB pairs (over the separated-stem defaults)."""
-    from larsnet.transcription.transcribe import BLEED_DB, RECORDED_BLEED_DB, bleed_thresholds
+def parse_bleed(spec: str, source: str) -> "float | dict[str, float | dict[str, float]] | None":
+    """``--bleed-db``: auto, off, one number, or STEM=DB and STEM.OTHER=DB pairs (over the
+    separated-stem gates)."""
+    from larsnet.transcription.bleed import RECORDED_BLEED_DB, bleed_gates, default_bleed_db
 
     text = spec.strip().lower()
     if text == "auto":
-        return dict(BLEED_DB) if source == "model" else RECORDED_BLEED_DB
+        return default_bleed_db() if source == "model" else RECORDED_BLEED_DB
     if text == "off":
         return None
+    value: float | dict[str, float | dict[str, float]]
     try:
         if "=" not in text:
-            value: float | dict[str, float] = float(text)
+            value = float(text)
         else:
-            pairs = (item.split("=", 1) for item in text.split(",") if item.strip())
-            value = {stem.strip(): float(db) for stem, db in pairs}
+            value = {}
+            for item in (i for i in text.split(",") if i.strip()):
+                key, db = (part.strip() for part in item.split("=", 1))
+                stem, _, other = key.partition(".")
+                if other:  # one pair; after STEM=DB, over that stem's number
+                    pairs = value.get(stem, {})
+                    if not isinstance(pairs, dict):
+                        pairs = {o: pairs for o in STEMS if o != stem}
+                    value[stem] = {**pairs, other: float(db)}
+                else:
+                    value[stem] = float(db)
     except ValueError:
-        raise OptionError(f"--bleed-db {spec!r}: give auto, off, a number of dB, or STEM=DB pairs like toms=0,kick=16"
-                          ) from None
-    bleed_thresholds(value)  # unknown stems and non-finite values get their message here
+        raise OptionError(f"--bleed-db {spec!r}: give auto, off, a number of dB, or STEM=DB and STEM.OTHER=DB "
+                          "pairs like toms=0,cymbals.hihat=-15") from None
+    bleed_gates(value)  # unknown stems and non-finite values get their message here
     return value

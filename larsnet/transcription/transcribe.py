@@ -25,6 +25,8 @@ import numpy as np
 from larsnet.errors import OptionError
 from larsnet.stems import STEMS
 from larsnet.transcription import classify
+from larsnet.transcription.bleed import (
+    RECORDED_BLEED_DB, BleedSpec, Gates, bleed_gates, check_stem, default_bleed_db, not_bleed)
 from larsnet.transcription.classify import CRASH_CENTROID_HZ, HihatRule, VelocityCalibration
 from larsnet.transcription.notes import Note, note
 from larsnet.transcription.onsets import (
@@ -53,24 +55,12 @@ DEFAULT_VELOCITY: dict[str, VelocityCalibration] = {
 """Sample peak -> velocity per stem, fitted on the same renders (log velocity vs peak dBFS)."""
 
 
-BLEED_DB: dict[str, float] = {"kick": 16.0, "snare": 4.0, "toms": 0.0, "hihat": 12.0, "cymbals": -4.5}
-"""Default :attr:`TranscriptionSettings.bleed_db` per stem, for stems separated by a model (what users
-transcribe). Chosen on renders of GMD *validation* performances through the held-out kits, separated by
-the default model: two sets of 40 clips (seeds 0 and 1) agreed on every stem's best value. Against one
-value of 8 dB for all, the F-measure on the second set rose: kick 0.925 -> 0.965, snare 0.804 -> 0.853,
-toms 0.674 -> 0.758, hihat 0.845 -> 0.857, cymbals 0.670 -> 0.744. Kicks rarely bleed but other stems'
-low end rises with them, so their gate is loose; toms and cymbals collect the most bleed (a tom stem
-hears the snare, a cymbal stem the hats), so theirs must rise at least as much as any other stem.
-
-Session 6 re-tuned the cymbals for the run-7 default model, whose cymbal stem hears more of the hats,
-on the same two validation sets: ``bleed_db`` -3 (the cymbal stem must rise 3 dB more than any other)
-took the cymbal F-measure from 0.627 to 0.659 and from 0.534 to 0.591. Session 7 tuned it together
-with the cymbals' onset ``delta`` (:data:`SEPARATED_ONSET_CHANGES`): -4.5 dB with ``delta`` 0.6."""
-
 SEPARATED_ONSET_CHANGES: dict[str, dict[str, float]] = {"cymbals": {"delta": 0.6}}
 """Onset settings that differ for stems separated by a model (over :data:`DEFAULT_STEM_SETTINGS`,
 which serve clean stems). A separated cymbal stem carries the hats' wash, whose small rises pass a
-``delta`` of 0.3. On the two validation sets above (run 7's stems; F-measure on seed 0 / seed 1):
+``delta`` of 0.3. On renders of GMD validation performances through the held-out kits, separated by
+run 7, two sets of 40 clips (seeds 0 and 1), with one cymbal gate against every other stem
+(F-measure on seed 0 / seed 1):
 
 ============  ===========  ===========  ===========
 delta         gate -3 dB   gate -4.5    gate -6
@@ -81,13 +71,8 @@ delta         gate -3 dB   gate -4.5    gate -6
 0.7           0.689/0.699  0.732/0.705  .
 ============  ===========  ===========  ===========
 
-On clean stems a larger ``delta`` costs 0.02 and misses a soft crash, so recorded stems keep 0.3."""
-
-RECORDED_BLEED_DB = 16.0
-"""``bleed_db`` for stems that were never mixed (multitrack recordings, rendered stems): their only
-bleed is microphone spill, and a tight gate would drop real hits. On the true stems of the second
-validation set, 16 dB for all costs at most 0.014 F against no gate (toms 0.999 -> 0.985), while the
-separated-stem defaults cost up to 0.145 (toms 0.854)."""
+On clean stems a larger ``delta`` costs 0.02 and misses a soft crash, so recorded stems keep 0.3.
+The gates were then fitted per pair (:data:`~larsnet.transcription.bleed.BLEED_DB`)."""
 
 SOURCES = ("separated", "recorded")
 """Where stems come from, which decides the tuned settings (:meth:`TranscriptionSettings.for_source`):
@@ -100,23 +85,6 @@ def separated_stem_settings() -> dict[str, StemSettings]:
             for stem, s in DEFAULT_STEM_SETTINGS.items()}
 
 
-def bleed_thresholds(value: "float | Mapping[str, float] | None") -> dict[str, float] | None:
-    """``bleed_db`` as stem -> dB: one number for every stem, or a mapping of some stems over the
-    defaults; None turns the gate off."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        for stem in value:
-            _check_stem(stem)
-        merged = {**BLEED_DB, **{stem: float(db) for stem, db in value.items()}}
-    else:
-        merged = {stem: float(value) for stem in STEMS}
-    for stem, db in merged.items():
-        if not np.isfinite(db):
-            raise OptionError(f"bleed threshold of {stem} must be a finite number of dB, got {db}")
-    return merged
-
-
 @dataclass(frozen=True)
 class TranscriptionSettings:
     """Everything :func:`transcribe` can be told; the defaults are the ones tuned for stems separated
@@ -126,11 +94,12 @@ class TranscriptionSettings:
     velocity: Mapping[str, VelocityCalibration] = field(default_factory=lambda: dict(DEFAULT_VELOCITY))
     hihat: HihatRule = HihatRule()
     crash_centroid_hz: float = CRASH_CENTROID_HZ
-    bleed_db: float | Mapping[str, float] | None = field(default_factory=lambda: dict(BLEED_DB))
+    bleed_db: BleedSpec = field(default_factory=default_bleed_db)
     """With several stems: drop an onset of a stem when another stem rises this many dB more in its
-    bands (:func:`_drop_bleed`). One number for every stem or stem -> dB (missing stems keep
-    :data:`BLEED_DB`); :data:`RECORDED_BLEED_DB` for stems that were never mixed; None keeps
-    every onset."""
+    bands (:mod:`~larsnet.transcription.bleed`). One number for every pair, or stem -> dB or
+    stem -> {other stem: dB} over :data:`~larsnet.transcription.bleed.BLEED_DB`;
+    :data:`~larsnet.transcription.bleed.RECORDED_BLEED_DB` for stems that were never mixed; None
+    keeps every onset."""
 
     @classmethod
     def for_source(cls, source: str) -> "TranscriptionSettings":
@@ -146,17 +115,12 @@ class TranscriptionSettings:
         """A copy with the ``relative_floor`` of some stems replaced (stem -> fraction 0..1)."""
         stems = dict(self.stems)
         for stem, value in thresholds.items():
-            _check_stem(stem)
+            check_stem(stem)
             if not 0.0 <= float(value) <= 1.0:
                 raise OptionError(f"threshold of {stem} must be in [0, 1] (a fraction of the stem's strongest onset), "
                                   f"got {value}")
             stems[stem] = dataclasses.replace(stems[stem], relative_floor=float(value))
         return dataclasses.replace(self, stems=stems)
-
-
-def _check_stem(stem: str) -> None:
-    if stem not in STEMS:
-        raise OptionError(f"unknown stem {stem!r}; stems are {', '.join(STEMS)}")
 
 
 def _check_audio(stem: str, audio: np.ndarray, sample_rate: int) -> np.ndarray:
@@ -208,17 +172,10 @@ def _classify(found: _Onsets, sample_rate: int, settings: TranscriptionSettings)
     return [note(t, p, v) for t, p, v in zip(times, pieces, velocities)]
 
 
-def _drop_bleed(found: Mapping[str, _Onsets], sample_rate: int, bleed_db: Mapping[str, float],
+def _drop_bleed(found: Mapping[str, _Onsets], sample_rate: int, gates: Gates,
                 stem_settings: Mapping[str, StemSettings]) -> dict[str, _Onsets]:
-    """Drop onsets that are another stem's hit leaking into this one (separated stems).
-
-    For an onset of stem ``s``, the rise of band power over the onset (the 30 ms from it
-    against the 30 ms before it, bands weighted as ``s`` weighs them) is measured in
-    every stem. If another stem rises more than ``bleed_db[s]`` dB more in ``s``'s own
-    bands, the onset is that stem's hit heard through ``s``: a separation model leaves
-    such traces 20-40 dB down, while two drums struck together rise comparably. A
-    negative value asks ``s`` to rise that much *more* than every other stem.
-    """
+    """Drop onsets that are another stem's hit leaking into this one (:mod:`~larsnet.transcription.bleed`),
+    comparing every stem's power in each stem's own bands (weighted as that stem weighs them)."""
     if len(found) < 2:
         return dict(found)
     n = min(f.audio.shape[-1] for f in found.values())
@@ -231,21 +188,8 @@ def _drop_bleed(found: Mapping[str, _Onsets], sample_rate: int, bleed_db: Mappin
             out[s] = f
             continue
         weights = band_weights(frequencies, stem_settings[s])
-        frames = np.minimum(f.frames, len(power[s]) - 1)
-        rises = {x: _rise(p @ weights, frames) for x, p in power.items()}
-        others = np.max([r for x, r in rises.items() if x != s], axis=0)
-        keep = 10.0 * np.log10(rises[s] / np.maximum(others, 1e-20)) > -bleed_db[s]
+        keep = not_bleed(s, f.frames, {x: p @ weights for x, p in power.items()}, gates)
         out[s] = dataclasses.replace(f, frames=f.frames[keep])
-    return out
-
-
-def _rise(power: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """Band power over frames ``[f, f+3)`` (max) minus over ``[f-4, f-1)`` (mean), floored; ``(K,)``."""
-    out = np.empty(len(frames))
-    for i, f in enumerate(frames):
-        after = power[f: f + 3].max()
-        before = power[max(0, f - 4): max(0, f - 1)].mean() if f >= 2 else 0.0
-        out[i] = max(after - before, 1e-20)
     return out
 
 
@@ -256,7 +200,7 @@ def transcribe_stem(audio: np.ndarray, sample_rate: int, stem: str,
     Alone, a stem cannot tell its own hits from another drum's bleed; :func:`transcribe`
     with all the stems can (``settings.bleed_db``).
     """
-    _check_stem(stem)
+    check_stem(stem)
     settings = settings or TranscriptionSettings()
     return _classify(_detect(audio, sample_rate, stem, settings), sample_rate, settings)
 
@@ -285,9 +229,9 @@ def transcribe(
     if thresholds:
         settings = settings.with_thresholds(thresholds)
     for stem in stems:
-        _check_stem(stem)
+        check_stem(stem)
     found = {stem: _detect(stems[stem], sample_rate, stem, settings) for stem in STEMS if stem in stems}
-    gates = bleed_thresholds(settings.bleed_db)
+    gates = bleed_gates(settings.bleed_db)
     if gates is not None:
         found = _drop_bleed(found, sample_rate, gates, settings.stems)
     notes = sorted(n for f in found.values() for n in _classify(f, sample_rate, settings))

@@ -132,6 +132,10 @@ def test_the_example_graph_runs_on_the_demo_loop(cli, tiny_model: Path, demo_dir
         ("{type: transcribe, in: split.stems, params: {path: '../x.mid'}}", "escapes the output folder"),
         ("{type: transcribe, in: split.stems, params: {thresholds: {hat: 0.1}}}", "unknown stem 'hat'"),
         ("{type: transcribe, in: split.stems, params: {thresholds: {snare: 2}}}", "threshold of snare must be in"),
+        ("{type: transcribe, in: split.stems, params: {bleed_db: {tom: 3}}}", "unknown stem 'tom'"),
+        ("{type: transcribe, in: split.stems, params: {bleed_db: {cymbals: {hihats: -15}}}}", "unknown stem 'hihats'"),
+        ("{type: transcribe, in: split.stems, params: {bleed_db: {toms: {toms: 3}}}}", "not gated against itself"),
+        ("{type: transcribe, in: split.stems, params: {source: multitrack}}", "separated|recorded"),
         ("{type: transcribe, in: drums}", "input 'in' is audio that does not come from one stem"),
         ("{type: transcribe, in: {in: split.stems, kick: split.kick}}", "'in' and per-stem inputs are both connected"),
         ("{type: transcribe}", "no stems connected"),
@@ -151,15 +155,18 @@ def test_validation_names_the_problem(tmp_path: Path, tiny_model: Path, node: st
 
 def test_bleed_between_stems_is_gated_unless_turned_off(tmp_path: Path, stems: dict[str, Audio]) -> None:
     """Separated stems carry traces of each other: a snare heard 40 dB down in the toms stem
-    gives no tom notes (the stems are transcribed together), and `bleed_db: off` keeps them."""
+    gives no tom notes (the stems are transcribed together); `bleed_db: off`, or a gate of toms
+    against the snare looser than 40 dB, keeps them."""
     snare = stems["snare"]
     leaky = StemSet({"snare": snare, "toms": Audio(snare.samples * 0.01, snare.sample_rate)})
-    gated, kept = ctx(tmp_path / "a"), ctx(tmp_path / "b")
+    gated, kept, pair = ctx(tmp_path / "a"), ctx(tmp_path / "b"), ctx(tmp_path / "c")
     Transcribe().run({"in": leaky}, TranscribeParams(), gated)
     Transcribe().run({"in": leaky}, TranscribeParams(bleed_db="off"), kept)
+    Transcribe().run({"in": leaky}, TranscribeParams(bleed_db={"toms": {"snare": 50}}), pair)
     toms = {48, 47, 45, 43}
     assert not [p for _, p in notes_of(gated.written[0]) if p in toms]
     assert [p for _, p in notes_of(kept.written[0]) if p in toms]
+    assert [p for _, p in notes_of(pair.written[0]) if p in toms]
 
 
 def test_stems_at_different_rates_are_transcribed_with_a_warning(tmp_path: Path, stems: dict[str, Audio]) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from larsnet.cli import main
 from larsnet.transcription import BLEED_DB
+from larsnet.transcription.bleed import bleed_gates, describe_gates
 
 from tests.larsnet.data.builders import tiny_gmd
 from tests.larsnet.data.kitfactory import make_folder_kit
@@ -54,7 +55,8 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
     assert out == ""
     data = json.loads((tmp_path / "eval" / "transcription.json").read_text())
     assert data["settings"]["source"] == f"stems separated by model {model}" and data["settings"]["wiener"] == "alpha 1"
-    assert data["settings"]["bleed gate"] == ", ".join(f"{s} {db:g} dB" for s, db in BLEED_DB.items())
+    assert data["settings"]["bleed gate"] == describe_gates(bleed_gates(BLEED_DB))
+    assert data["settings"]["bleed gate"].startswith("kick (snare 12, toms 30, hihat 10, cymbals 4 dB), snare 4 dB")
     assert data["settings"]["onset settings"] == "for separated stems"
     assert len(data["clips"]) == 1
 
@@ -69,6 +71,7 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
         (["--kits", "Nope"], 1, "no kit named 'Nope'"),
         (["--bleed-db", "tom=3", "--kits", "Eval Kit"], 2, "unknown stem 'tom'"),
         (["--bleed-db", "loud", "--kits", "Eval Kit"], 2, "--bleed-db 'loud': give auto, off, a number"),
+        (["--bleed-db", "toms.tom=3", "--kits", "Eval Kit"], 2, "unknown stem 'tom'"),
     ],
 )
 def test_bad_options(capsys, gmd_and_kit, args, code, message) -> None:
@@ -78,8 +81,9 @@ def test_bad_options(capsys, gmd_and_kit, args, code, message) -> None:
 
 
 def test_bleed_gate_options_reach_the_report(capsys, tmp_path, gmd_and_kit) -> None:
-    toms_at_3 = ", ".join(f"{s} {3 if s == 'toms' else db:g} dB" for s, db in BLEED_DB.items())
-    for spec, expected in (("off", "off"), ("toms=3", toms_at_3)):
+    pair = {**BLEED_DB, "toms": {"kick": 3.0, "snare": 3.0, "hihat": 3.0, "cymbals": -1.0}}
+    for spec, expected in (("off", "off"), ("toms=3", describe_gates(bleed_gates({"toms": 3.0}))),
+                           ("toms=3,toms.cymbals=-1", describe_gates(bleed_gates(pair)))):
         code, _, err = run(capsys, "--gmd", gmd_and_kit, "--kits", "Eval Kit", "--clips", "1", "--clip-seconds", "2",
                            "--bleed-db", spec, "--out", tmp_path / spec, "--quiet")
         assert code == 0, err

@@ -38,8 +38,8 @@ def test_true_stems_give_the_known_onsets(rendered: Rendered) -> None:
 
 
 def test_recorded_and_separated_stems_get_their_own_tuned_settings() -> None:
-    from larsnet.transcription.transcribe import (
-        BLEED_DB, DEFAULT_STEM_SETTINGS, RECORDED_BLEED_DB, SEPARATED_ONSET_CHANGES)
+    from larsnet.transcription.bleed import BLEED_DB, RECORDED_BLEED_DB
+    from larsnet.transcription.transcribe import DEFAULT_STEM_SETTINGS, SEPARATED_ONSET_CHANGES
 
     separated, recorded = TranscriptionSettings.for_source("separated"), TranscriptionSettings.for_source("recorded")
     assert separated == TranscriptionSettings()  # what users transcribe is the default
@@ -145,16 +145,36 @@ def test_piece_pitches_are_gm_drum_notes_on_the_gmd_map() -> None:
     assert Note(1.0, 46, 90, "hihat").piece == "hihat_open"
 
 
-def test_bleed_gate_is_per_stem(rendered: Rendered) -> None:
-    """The snare heard 6 dB down in the toms stem: the separated-stem default for toms
-    (0 dB) drops it; a looser gate for toms alone (16 dB) keeps it, other stems unchanged."""
-    from larsnet.transcription.transcribe import BLEED_DB, bleed_thresholds
-
+def test_bleed_gate_is_per_stem_and_pair(rendered: Rendered) -> None:
+    """The snare heard 6 dB down in the toms stem: the separated-stem gate of toms against the
+    snare drops it; loosening that pair (or all of toms' pairs) keeps it, loosening another does not."""
     leaky = {"snare": rendered.stems["snare"], "toms": rendered.stems["snare"] * 0.5}
+
+    def toms(bleed_db: object) -> list[Note]:
+        settings = TranscriptionSettings(bleed_db=bleed_db)  # type: ignore[arg-type]
+        return [n for n in transcribe(leaky, 44_100, settings=settings) if n.stem == "toms"]
+
     assert not [n for n in transcribe(leaky, 44_100) if n.stem == "toms"]
-    loose = TranscriptionSettings(bleed_db={"toms": 16.0})
-    assert [n for n in transcribe(leaky, 44_100, settings=loose) if n.stem == "toms"]
-    assert bleed_thresholds({"toms": 16.0}) == {**BLEED_DB, "toms": 16.0}
-    assert bleed_thresholds(3) == {s: 3.0 for s in BLEED_DB} and bleed_thresholds(None) is None
-    with pytest.raises(OptionError, match="unknown stem 'tom'"):
-        bleed_thresholds({"tom": 1.0})
+    assert toms({"toms": 16.0}) and toms({"toms": {"snare": 16.0}})
+    assert not toms({"toms": {"kick": 16.0, "hihat": 16.0, "cymbals": 16.0}})
+    assert toms(None)
+
+
+def test_bleed_gates_merge_over_the_defaults_and_refuse_bad_values() -> None:
+    from larsnet.transcription.bleed import BLEED_DB, bleed_gates, describe_gates
+
+    defaults = bleed_gates(BLEED_DB)
+    assert defaults is not None and set(defaults) == set(STEMS)
+    assert all(set(pairs) == set(STEMS) - {stem} for stem, pairs in defaults.items())
+    assert bleed_gates({"toms": 16.0}) == {**defaults, "toms": {o: 16.0 for o in defaults["toms"]}}
+    assert bleed_gates({"cymbals": {"hihat": -20}})["cymbals"] == {**defaults["cymbals"], "hihat": -20.0}
+    assert bleed_gates(3) == {s: {o: 3.0 for o in STEMS if o != s} for s in STEMS} and bleed_gates(None) is None
+    assert describe_gates(bleed_gates(3)).startswith("kick 3 dB, snare 3 dB")
+    assert describe_gates(bleed_gates({"kick": {"snare": 1, "toms": 2, "hihat": 3, "cymbals": 4}})).startswith(
+        "kick (snare 1, toms 2, hihat 3, cymbals 4 dB), snare")
+    assert describe_gates(None) == "off"
+    for bad, message in (({"tom": 1.0}, "unknown stem 'tom'"), ({"toms": {"tom": 1.0}}, "unknown stem 'tom'"),
+                         ({"toms": {"toms": 1.0}}, "not gated against itself"),
+                         ({"toms": float("nan")}, "finite number"), ({"toms": {"snare": "x"}}, "a number of dB")):
+        with pytest.raises(OptionError, match=message):
+            bleed_gates(bad)
