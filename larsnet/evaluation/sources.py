@@ -69,6 +69,19 @@ class KitStatus:
         return not self.is_held_out(kit)
 
 
+def union_of_training_kits(provenances: list[dict[str, Any] | None]) -> list[str] | None:
+    """Every kit any of several models trained on (for a model made from them: an average or an
+    ensemble), so `larsnet evaluate --kits seen` scores it on them; None when one of them lists
+    none (the evaluation then falls back to every installed kit that is not held out)."""
+    kits: list[str] = []
+    for provenance in provenances:
+        status = KitStatus.from_provenance(provenance)
+        if status.train_kits is None:
+            return None
+        kits += [k for k in status.train_kits if k not in kits]
+    return kits
+
+
 def _clip_id(performance: str, kit: str, start_s: float) -> str:
     return f"{performance}@{start_s:.3f}s/{kit}"
 

@@ -74,14 +74,20 @@ def test_refuses_models_without_a_common_band_layout(tmp_path, capsys):
     assert not (tmp_path / "x.pt").exists()
 
 
-def test_the_file_lists_every_members_training_kits_for_seen_kit_evaluation(tmp_path):
+@pytest.mark.parametrize("command", ["ensemble", "average"])
+def test_the_file_lists_every_members_training_kits_for_seen_kit_evaluation(tmp_path, command):
     from larsnet.evaluation.sources import KitStatus
 
-    kits = [{"kits": ["Kit A", "Kit B"]}, {"kits": ["Kit B", "Kit C"]}, {}]
+    kits = [{"kits": ["Kit A", "Kit B"]}, {"kits": ["Kit B", "Kit C"], "augmentation": {"metal_tilt": 0.5}}, {}]
     paths = [save_model(_band(i), tmp_path / f"{n}.pt", provenance=kits[i]) for i, n in enumerate("abc")]
-    assert main(["ensemble", str(tmp_path / "ab.pt"), str(paths[0]), str(paths[1])]) == 0
-    status = KitStatus.from_provenance(load_model_file(tmp_path / "ab.pt").provenance)
+    assert main([command, str(tmp_path / "ab.pt"), str(paths[0]), str(paths[1])]) == 0
+    provenance = load_model_file(tmp_path / "ab.pt").provenance
+    status = KitStatus.from_provenance(provenance)
     assert status.train_kits == ("Kit A", "Kit B", "Kit C") and not status.seen("ForzeeStereo")
-    # a member with no list: the ensemble claims none either
-    assert main(["ensemble", str(tmp_path / "ac.pt"), str(paths[0]), str(paths[2])]) == 0
+    # every member's own record is kept, the second's augmentation included
+    members = provenance["ensemble_of" if command == "ensemble" else "averaged_from"]
+    assert [m["source"] for m in members] == [str(paths[0]), str(paths[1])]
+    assert members[1]["augmentation"] == {"metal_tilt": 0.5} and "augmentation" not in members[0]
+    # a member with no list: the result claims none either
+    assert main([command, str(tmp_path / "ac.pt"), str(paths[0]), str(paths[2])]) == 0
     assert "train_kits" not in load_model_file(tmp_path / "ac.pt").provenance
