@@ -19,7 +19,7 @@ import csv
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,8 @@ class Trainer:
         stems: Sequence[str] | None = None,
         provenance: dict[str, Any] | None = None,
     ):
+        if model is not None:  # a given model (--init) decides the architecture the run records
+            config = replace(config, arch=model.config.arch, arch_params=dict(model.config.arch_params))
         self.config = config
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)

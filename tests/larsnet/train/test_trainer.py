@@ -121,6 +121,17 @@ def test_a_larsnet_run_defaults_to_the_papers_size():
     assert round(sum(p.numel() for p in model.parameters()) / 1e6) == 49
 
 
+def test_a_fine_tuning_run_records_the_architecture_it_trains(tmp_path):
+    """With --init, the run's recorded config is the given model's architecture (depth 5 here),
+    not the default one the config would otherwise name."""
+    from larsnet.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(arch="band_unet", arch_params={"width": 4, "depth": 2, "shares": True}))
+    trainer = Trainer(TrainConfig(steps=1), tmp_path, model=model)
+    assert trainer.config.arch_params == {"width": 4, "depth": 2, "shares": True}
+    assert TrainConfig().arch_params == {"width": 24, "depth": 4}  # the default is left alone
+
+
 def test_moving_average_follows_the_formula_and_is_what_checkpoints_hold(tmp_path):
     """With --ema, best.pt/final.pt hold the averaged weights, which lag the raw ones."""
     from larsnet.train.trainer import ema_decay
