@@ -83,9 +83,8 @@ class Transcribe(NodeType):
                 yield Issue(f"unknown stem '{stem}'", ("thresholds", stem),
                             did_you_mean(stem, STEM_NAMES) or f"stems are {', '.join(STEM_NAMES)}", key=True)
         for stem, value in params.bleed_db.items() if isinstance(params.bleed_db, dict) else ():
-            named = [((stem,), stem)] + [((stem, other), other) for other in value] if isinstance(value, dict) else [
-                ((stem,), stem)]
-            for at, name in named:
+            others = value if isinstance(value, dict) else {}
+            for at, name in [((stem,), stem), *(((stem, other), other) for other in others)]:
                 if name not in STEM_NAMES:
                     yield Issue(f"unknown stem '{name}'", ("bleed_db", *at),
                                 did_you_mean(name, STEM_NAMES) or f"stems are {', '.join(STEM_NAMES)}", key=True)

@@ -128,7 +128,7 @@ def _finite(db: object, stem: str, other: str) -> float:
     except (TypeError, ValueError):
         raise OptionError(f"bleed gate {stem}.{other} must be a number of dB, got {db!r}") from None
     if not np.isfinite(value):
-        raise OptionError(f"bleed threshold of {stem} must be a finite number of dB, got {value}")
+        raise OptionError(f"bleed gate {stem}.{other} must be a finite number of dB, got {value}")
     return value
 
 

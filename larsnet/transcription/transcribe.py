@@ -43,7 +43,8 @@ DEFAULT_STEM_SETTINGS: dict[str, StemSettings] = {
     "cymbals": StemSettings(band_hz=(2000.0, 16000.0), n_fft=1024, log_scale=100.0, delta=0.3, latency_s=0.006),
 }
 """Onset detection per stem, tuned on renders of GMD validation performances (held-out kits), for
-clean stems; separated stems change :data:`SEPARATED_ONSET_CHANGES`. ``latency_s`` is the median lag of the ODF peak behind the MIDI onset there and on seen kits."""
+clean stems; separated stems change :data:`SEPARATED_ONSET_CHANGES`. ``latency_s`` is the median
+lag of the ODF peak behind the MIDI onset there and on seen kits."""
 
 DEFAULT_VELOCITY: dict[str, VelocityCalibration] = {
     "kick": VelocityCalibration(db_at_127=0.7, slope=1.40),
