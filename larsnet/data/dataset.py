@@ -141,6 +141,14 @@ class Augmentation:
     median about 10), and a darker hat is heard as a cymbal. ForzeeStereo's closed hat
     (5.7 kHz) loses 23% of its energy to the cymbals stem, its open hat (2.6 kHz) 78%
     (MODEL_CARD.md, "Where each piece goes"). 0 by default, as ``eq_peak``.
+    ``stereo_spread``: share of stems made wide as a spaced microphone pair hears them
+    (:func:`spread_stereo`): one channel delayed by up to ``stereo_delay_ms`` and each
+    channel given its own early reflections, ``stereo_reflections`` of the direct energy.
+    Why: nearly every training kit is a mono sample panned, so its two channels are
+    copies; ForzeeStereo's snare and toms arrive 1-3 ms apart and its hats and snare keep
+    coherence 0.4-0.5 above 1 kHz. Collapsing ForzeeStereo clips to mono raised the
+    shipped model's mean nSDR from 5.94 to 7.25 dB (20 validation clips), so the wide
+    image, not the sounds, is much of what it gets wrong there. 0 by default, as ``eq_peak``.
     """
 
     p_example: float = 0.5
@@ -161,10 +169,13 @@ class Augmentation:
     eq_peak: float = 0.0
     metal_tilt: float = 0.0
     metal_tilt_db: tuple[float, float] = (-15.0, 6.0)
+    stereo_spread: float = 0.0
+    stereo_delay_ms: float = 3.0
+    stereo_reflections: tuple[float, float] = (0.2, 2.0)
 
     def __post_init__(self) -> None:
         for name in ("p_example", "kit_swap", "doubling", "pitch_shift", "saturation", "lr_swap", "gain", "reverb", "eq",
-                     "eq_peak", "metal_tilt"):
+                     "eq_peak", "metal_tilt", "stereo_spread"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise OptionError(f"augmentation probability {name} must be in [0, 1], got {value}")
@@ -206,6 +217,41 @@ def peak_sos(freq_hz: float, gain_db: float, q: float) -> np.ndarray:
     b = [1 + alpha * a, -2 * cw, 1 - alpha * a]
     den = [1 + alpha / a, -2 * cw, 1 - alpha / a]
     return np.array([[*(np.array(b) / den[0]), 1.0, den[1] / den[0], den[2] / den[0]]])
+
+
+SPREAD_REFLECTIONS = 12
+"""Early reflections per channel in :func:`spread_stereo`."""
+SPREAD_WINDOW_S = (0.001, 0.03)
+"""Where those reflections fall after the direct sound: the first 30 ms of a room."""
+
+
+def spread_stereo(x: np.ndarray, rng: np.random.Generator, max_delay_ms: float,
+                  reflections: tuple[float, float]) -> tuple[np.ndarray, dict]:
+    """Make a stem ``x`` (2, L) wide, as a spaced pair of microphones would record it.
+
+    One channel (either) is delayed by up to ``max_delay_ms`` (the path difference to
+    an off-centre drum), and each channel gets its own :data:`SPREAD_REFLECTIONS`
+    reflections at random times in :data:`SPREAD_WINDOW_S`, with a total energy a
+    ratio (uniform in ``reflections``) of the direct sound. Different reflections
+    comb-filter the two channels differently, which lowers their coherence most at high
+    frequencies, as in a real room. The level is kept: each channel's impulse response
+    has unit energy. Returns the wide stem (2, L) and what was drawn.
+    """
+    delay = int(round(rng.uniform(0.0, max_delay_ms) * 1e-3 * SAMPLE_RATE))
+    late = int(rng.integers(2))
+    ratio = float(rng.uniform(*reflections))
+    first, last = (int(t * SAMPLE_RATE) for t in SPREAD_WINDOW_S)
+    ir = np.zeros((2, delay + last + 1), dtype=np.float64)
+    for channel in range(2):
+        start = delay if channel == late else 0
+        ir[channel, start] = 1.0
+        taps = rng.integers(first, last + 1, size=SPREAD_REFLECTIONS)
+        gains = rng.standard_normal(SPREAD_REFLECTIONS) * np.exp(-taps / last)
+        gains *= np.sqrt(ratio / (np.sum(gains**2) + 1e-12))
+        np.add.at(ir[channel], start + taps, gains)
+        ir[channel] /= np.sqrt(np.sum(ir[channel] ** 2))
+    wide = signal.oaconvolve(x, ir, axes=-1)[:, : x.shape[-1]].astype(np.float32)
+    return wide, {"delay_ms": round(1e3 * delay / SAMPLE_RATE, 3), "late_channel": late, "reflections": ratio}
 
 
 def random_eq(x: np.ndarray, rng: np.random.Generator, max_db: float, *, peak: bool = False) -> np.ndarray:
@@ -428,6 +474,9 @@ class OnTheFlyDataset(IterableDataset):
             if draw(aug.doubling) and len(self._kits_for_stem[stem]) > 1:
                 doubled = int(rng.choice([c for c in self._kits_for_stem[stem] if c != k]))
                 x = 0.5 * (x + self._render_stem(perf, self.kits[doubled], stem, start - pre, L + pre, rr_seed + 1, semis))
+            spread = None
+            if aug.stereo_spread > 0 and draw(aug.stereo_spread):  # no draw when off
+                x, spread = spread_stereo(x, rng, aug.stereo_delay_ms, aug.stereo_reflections)
             eq = None
             if draw(aug.eq):
                 bell = aug.eq_peak > 0 and rng.random() < aug.eq_peak
@@ -447,7 +496,8 @@ class OnTheFlyDataset(IterableDataset):
                 x = x[::-1]
             stems[s] = x
             info["stems"][stem] = {"kit": self.kits[k].name, "semitones": semis, "doubled_with": doubled,
-                                   "gain_db": gain_db, "lr_swap": swap, "eq": eq, "metal_tilt_db": tilt_db}
+                                   "gain_db": gain_db, "lr_swap": swap, "eq": eq, "metal_tilt_db": tilt_db,
+                                   "stereo_spread": spread}
         if ir is not None:
             wet = float(rng.uniform(*aug.reverb_wet))
             stems = stems[..., pre:] + np.float32(wet) * convolve_tail(stems, ir, L)

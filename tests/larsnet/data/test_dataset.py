@@ -21,6 +21,7 @@ from larsnet.data.dataset import (
     saturate,
     segment_samples_for_frames,
     shelf_sos,
+    spread_stereo,
 )
 from larsnet.data.gmd import read_gmd
 from larsnet.data.midi import read_drum_midi
@@ -148,6 +149,47 @@ def test_metal_tilt_darkens_only_hats_and_cymbals_and_leaves_other_runs_alone(pe
             before, after = (np.abs(np.fft.rfft(z[s, 0])) ** 2 for z in (x, y))
             assert 10 * np.log10(after[high].sum() / before[high].sum()) < -9.0  # well past the 2-6 kHz corner
     assert Augmentation().metal_tilt == 0.0  # off unless asked for
+
+
+def test_stereo_spread_delays_one_channel_and_decorrelates_the_pair():
+    """A mono click becomes a spaced-pair recording: the late channel arrives by the drawn
+    delay, the two channels differ (lower coherence) and each keeps its level."""
+    click = np.zeros((2, SAMPLE_RATE // 2), dtype=np.float32)
+    click[:, 1000] = 1.0
+    coherences = []
+    for seed in range(6):
+        wide, drawn = spread_stereo(click, np.random.default_rng(seed), 3.0, (0.5, 1.0))
+        assert wide.shape == click.shape and wide.dtype == np.float32
+        assert 0.0 <= drawn["delay_ms"] <= 3.0 and 0.5 <= drawn["reflections"] <= 1.0
+        late = drawn["late_channel"]
+        lag = int(round(drawn["delay_ms"] * 1e-3 * SAMPLE_RATE))
+        assert np.argmax(np.abs(wide[late])) == np.argmax(np.abs(click[late])) + lag  # direct sound is the loudest
+        assert np.argmax(np.abs(wide[1 - late])) == np.argmax(np.abs(click[1 - late]))
+        for channel in range(2):
+            assert abs(10 * np.log10((wide[channel] ** 2).sum() / (click[channel] ** 2).sum())) < 1.5
+        _, coh = signal.coherence(wide[0], wide[1], fs=SAMPLE_RATE, nperseg=2048)
+        coherences.append(coh[1:].mean())
+    assert np.mean(coherences) < 0.9  # a copy would be 1
+
+
+def test_stereo_spread_widens_every_stem_and_leaves_other_runs_alone(performances, kits):
+    plain = Augmentation(p_example=1.0, eq=0.0)
+    spread = dataclasses.replace(plain, stereo_spread=1.0)
+    a = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=plain, seed=3)
+    b = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=spread, seed=3)
+    widened = 0
+    for i in range(4):
+        (mix, _, info_a), (mix_b, y, info_b) = a.render_example(i), b.render_example(i)
+        assert all(info_a["stems"][stem]["stereo_spread"] is None for stem in STEMS)
+        assert all(info_b["stems"][stem]["stereo_spread"] is not None for stem in STEMS)
+        np.testing.assert_allclose(mix_b, y.sum(0), atol=1e-5)  # the mixture is still the sum of its stems
+        for s in range(len(STEMS)):
+            if np.any(y[s]):
+                widened += int(not np.allclose(y[s, 0], y[s, 1]))
+    assert widened > 0
+    assert Augmentation().stereo_spread == 0.0  # off unless asked for
+    with pytest.raises(OptionError):
+        Augmentation(stereo_spread=1.5)
 
 
 def test_random_eq_bell_sits_between_200_hz_and_8_khz():
