@@ -147,8 +147,9 @@ class Augmentation:
     Why: nearly every training kit is a mono sample panned, so its two channels are
     copies; ForzeeStereo's snare and toms arrive 1-3 ms apart and its hats and snare keep
     coherence 0.4-0.5 above 1 kHz. Collapsing ForzeeStereo clips to mono raised the
-    shipped model's mean nSDR from 5.94 to 7.25 dB (20 validation clips), so the wide
-    image, not the sounds, is much of what it gets wrong there. 0 by default, as ``eq_peak``.
+    session-7 model's mean nSDR from 5.94 to 7.25 dB (20 validation clips), so the wide
+    image, not the sounds, was much of what it got wrong there; run 13, fine-tuned with
+    ``stereo_spread=1``, is the session-8 default. 0 by default, as ``eq_peak``.
     """
 
     p_example: float = 0.5
@@ -179,6 +180,10 @@ class Augmentation:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise OptionError(f"augmentation probability {name} must be in [0, 1], got {value}")
+        low, high = self.stereo_reflections
+        if self.stereo_delay_ms < 0 or not 0.0 <= low <= high:
+            raise OptionError(f"stereo_delay_ms must be >= 0 and stereo_reflections a range 0 <= low <= high, "
+                              f"got {self.stereo_delay_ms} and {self.stereo_reflections}")
 
 
 NO_AUGMENTATION = Augmentation(p_example=0.0)
@@ -233,9 +238,11 @@ def spread_stereo(x: np.ndarray, rng: np.random.Generator, max_delay_ms: float,
     an off-centre drum), and each channel gets its own :data:`SPREAD_REFLECTIONS`
     reflections at random times in :data:`SPREAD_WINDOW_S`, with a total energy a
     ratio (uniform in ``reflections``) of the direct sound. Different reflections
-    comb-filter the two channels differently, which lowers their coherence most at high
-    frequencies, as in a real room. The level is kept: each channel's impulse response
-    has unit energy. Returns the wide stem (2, L) and what was drawn.
+    comb-filter the two channels differently, so their level difference varies from
+    one STFT bin to the next, as a stereo recording's does (with every stem spread, its
+    spread over bins matches ForzeeStereo's: MODEL_CARD.md, "Session 8"). The level is
+    kept: each channel's impulse response has unit energy. Returns the wide stem (2, L)
+    and what was drawn.
     """
     delay = int(round(rng.uniform(0.0, max_delay_ms) * 1e-3 * SAMPLE_RATE))
     late = int(rng.integers(2))

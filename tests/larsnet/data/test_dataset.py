@@ -190,6 +190,10 @@ def test_stereo_spread_widens_every_stem_and_leaves_other_runs_alone(performance
     assert Augmentation().stereo_spread == 0.0  # off unless asked for
     with pytest.raises(OptionError):
         Augmentation(stereo_spread=1.5)
+    with pytest.raises(OptionError):
+        Augmentation(stereo_reflections=(-1.0, 2.0))
+    with pytest.raises(OptionError):
+        Augmentation(stereo_delay_ms=-1.0)
 
 
 def test_random_eq_bell_sits_between_200_hz_and_8_khz():
