@@ -6,10 +6,13 @@ Prints, for 60 s of stereo audio (override with --seconds):
   * the ratio of the whole separation time (read, resample, STFT, five U-Nets, iSTFT,
     write five 16-bit files) to the time of the five U-Net forward passes alone over
     the same audio (the floor: non-overlapping chunks, no STFT, no I/O). Target <= 1.15.
-and, with --long-minutes (default 10), the RTF and peak RSS for a file of that length.
+and, with --long-minutes (default 10), the RTF and peak RSS for a file of that length;
+with --spatial-iterations N, also the separation with N rounds of the multichannel Wiener
+filter and its time over the plain separation's, run by run.
 Each measurement runs in a fresh subprocess so peak RSS is its own; timings are medians.
 
     python bench/bench_separate.py [--seconds 60] [--repeats 3] [--long-minutes 10] [--model default|PATH]
+                                   [--spatial-iterations 3]
 """
 from __future__ import annotations
 
@@ -52,7 +55,7 @@ def build_model(spec: str):
     return resolve_model(spec)
 
 
-def child(mode: str, path: str, spec: str) -> dict:
+def child(mode: str, path: str, spec: str, spatial_iterations: int = 0) -> dict:
     """One measurement in this (fresh) process; prints JSON."""
     import torch
 
@@ -80,7 +83,8 @@ def child(mode: str, path: str, spec: str) -> dict:
             elapsed = time.perf_counter() - start
     else:
         with tempfile.TemporaryDirectory() as out:
-            options = SeparateOptions(out_dir=Path(out))
+            options = SeparateOptions(out_dir=Path(out), wiener=1.0 if mode == "spatial" else None,
+                                      spatial_iterations=spatial_iterations if mode == "spatial" else 0)
             found = find_audio_files([path])
             job = plan_outputs(found.files, options.out_dir, separator.stems).jobs[0]
             with torch.inference_mode():
@@ -92,8 +96,9 @@ def child(mode: str, path: str, spec: str) -> dict:
     return {"mode": mode, "seconds": elapsed, "audio_s": info.frames / info.samplerate, "peak_rss_mb": peak_mb}
 
 
-def measure(mode: str, path: Path, spec: str) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path), "--model", spec],
+def measure(mode: str, path: Path, spec: str, spatial_iterations: int = 0) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(path), "--model", spec,
+                          "--spatial-iterations", str(spatial_iterations)],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -104,18 +109,22 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--long-minutes", type=float, default=10.0, help="0 to skip the long-file run")
     parser.add_argument("--model", default="random", help="'random' (full LarsNet), 'default' or a model path")
+    parser.add_argument("--spatial-iterations", type=int, default=0,
+                        help="also time separation with this many multichannel Wiener rounds (0: skip)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], args.model)))
+        print(json.dumps(child(args.child[0], args.child[1], args.model, args.spatial_iterations)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         short = Path(tmp) / "bench.wav"
         sf.write(short, drum_audio(args.seconds), 44_100, subtype="PCM_16")
-        runs = {"forward": [], "separate": []}
+        runs: dict[str, list[dict]] = {"forward": [], "separate": []}
+        if args.spatial_iterations:
+            runs["spatial"] = []
         for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
             for mode in runs:
-                runs[mode].append(measure(mode, short, args.model))
+                runs[mode].append(measure(mode, short, args.model, args.spatial_iterations))
         fwd = statistics.median(r["seconds"] for r in runs["forward"])
         sep = statistics.median(r["seconds"] for r in runs["separate"])
         ratios = [s["seconds"] / f["seconds"] for s, f in zip(runs["separate"], runs["forward"])]
@@ -124,6 +133,12 @@ def main() -> None:
         print(f"  network forwards alone:       {fwd:.2f} s  RTF {fwd / args.seconds:.3f}")
         print(f"  ratio whole / forwards:       {sep / fwd:.3f} (median of medians); per run {', '.join(f'{r:.3f}' for r in ratios)}")
         print(f"  peak RSS separation: {max(r['peak_rss_mb'] for r in runs['separate']):.0f} MB")
+        if args.spatial_iterations:
+            spatial = statistics.median(r["seconds"] for r in runs["spatial"])
+            over = [a["seconds"] / b["seconds"] for a, b in zip(runs["spatial"], runs["separate"])]
+            print(f"  with {args.spatial_iterations} spatial Wiener rounds (-w 1): {spatial:.2f} s"
+                  f"  ({args.seconds / spatial:.1f}x real time); over plain separation, per run "
+                  f"{', '.join(f'{r:.2f}' for r in over)}; peak RSS {max(r['peak_rss_mb'] for r in runs['spatial']):.0f} MB")
         if args.long_minutes:
             long = Path(tmp) / "long.wav"
             sf.write(long, drum_audio(args.long_minutes * 60, seed=1), 44_100, subtype="PCM_16")

@@ -27,24 +27,26 @@ def separate(
     model: Separator | str | Path | None = None,
     sample_rate: int | None = None,
     wiener: float | None = None,
+    spatial_iterations: int = 0,
 ) -> dict[str, np.ndarray]:
     """Separate an array ``(channels, frames)`` or an audio file into ``{stem: (2, N)}``.
 
     Arrays at another ``sample_rate`` are resampled to 44.1 kHz and the stems come
-    back at that same rate and length; files are read at 44.1 kHz.
+    back at that same rate and length; files are read at 44.1 kHz. ``wiener`` and
+    ``spatial_iterations``: see :meth:`larsnet.separator.Separator.separate`.
     """
     from larsnet import audio as audio_io  # imported here: the I/O stack is not needed for arrays
 
     separator = model if isinstance(model, Separator) else load_model(model or "default")
     if isinstance(audio, (str, Path)):
         wave, _ = audio_io.read_audio(audio, sample_rate=separator.sample_rate)
-        return separator.separate(wave, wiener=wiener)
+        return separator.separate(wave, wiener=wiener, spatial_iterations=spatial_iterations)
     rate = separator.sample_rate if sample_rate is None else int(sample_rate)
     wave = np.asarray(audio, dtype=np.float32)
     if rate == separator.sample_rate:
-        return separator.separate(wave, wiener=wiener)
+        return separator.separate(wave, wiener=wiener, spatial_iterations=spatial_iterations)
     resampled = audio_io.resample(wave, rate, separator.sample_rate)
-    stems = separator.separate(resampled, wiener=wiener)
+    stems = separator.separate(resampled, wiener=wiener, spatial_iterations=spatial_iterations)
     length = wave.shape[-1]
     return {name: _fit(audio_io.resample(stem, separator.sample_rate, rate), length) for name, stem in stems.items()}
 

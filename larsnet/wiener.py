@@ -29,3 +29,123 @@ def wiener_shares(stem_mags: torch.Tensor, alpha: float) -> torch.Tensor:
         raise ValueError(f"alpha must be > 0, got {alpha}")
     power = stem_mags if alpha == 1 else stem_mags**alpha
     return power / (power.sum(dim=0, keepdim=True) + EPSILON)
+
+
+SPATIAL_REGULARIZATION = 1e-3
+"""Diagonal loading of the mixture covariance, as a share of its mean power per bin. Drum mixes
+rendered from mono samples are often exactly L = R, so the 2 x 2 covariance is singular there."""
+
+
+def spatial_wiener(
+    estimates: torch.Tensor,
+    mix: torch.Tensor,
+    iterations: int,
+    *,
+    alpha: float = 1.0,
+    out: torch.Tensor | None = None,
+    regularization: float = SPATIAL_REGULARIZATION,
+    block_bins: int = 32,
+) -> torch.Tensor:
+    """Stereo stems from a multichannel Wiener filter: ``estimates[S, 2, F, T]`` the model's
+    magnitudes per stem and channel (mask * |X|), ``mix[2, F, T]`` complex -> complex
+    ``[S, 2, F, T]`` (written into ``out`` if given, any strides, e.g. a time-major buffer).
+
+    Why: a mask per channel keeps the mixture's phase and cannot use how a drum sits between the
+    speakers. Here each stem ``j`` gets a spatial covariance per frequency, ``R_j(f)`` (its pan,
+    and for a stereo-miked drum its delay and width), estimated from the current stems, and the
+    stems become ``y_j = v_j R_j (sum_k v_k R_k)^-1 x``, ``v_j`` the model's power (mean over
+    channels of its magnitude squared). The first stems are the alpha-Wiener split;
+    ``iterations`` rounds follow (the EM of Duong et al. 2010, as in open-unmix's ``norbert``,
+    but with the model's powers held fixed, which scored better than re-estimating them). This
+    parts a centred kick from toms miked in stereo that share its band. The stems still sum to
+    the mixture: what the diagonal loading leaves over is shared out in proportion to ``v_j``.
+    ``iterations=0`` or one channel: the alpha-Wiener split alone.
+
+    Every frequency is its own problem (``R_j`` depends on ``f`` only), so all the work runs
+    block by block of ``block_bins`` bins while the block stays in cache, with the 2 x 2 algebra
+    written out: on a 24 s chunk that made it several times faster than whole-array passes.
+    """
+    if iterations < 0:
+        raise ValueError(f"iterations must be >= 0, got {iterations}")
+    stems, channels, bins, frames = estimates.shape
+    if out is None:
+        out = torch.empty((stems, channels, bins, frames), dtype=mix.dtype, device=mix.device)
+    for f0 in range(0, bins, block_bins):
+        f1 = min(bins, f0 + block_bins)
+        est, x = estimates[:, :, f0:f1], mix[:, f0:f1]
+        if iterations and channels == 2:
+            _spatial_block(est, x, iterations, alpha, regularization, out[:, :, f0:f1])
+        else:
+            out[:, :, f0:f1] = wiener_shares(est, alpha) * x
+    return out
+
+
+def _per_bin(weights: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
+    """``sum_t weights[f, S, t] * value[f, t]`` -> ``[f, S]`` for each (complex) value, as one batched
+    matrix product over the bins."""
+    columns = [part for v in values for part in ((v.real, v.imag) if v.is_complex() else (v,))]
+    product = torch.bmm(weights, torch.stack(columns, dim=-1))  # (f, S, k)
+    return _unstack(product, values)
+
+
+def _mix_in(power_t: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
+    """``sum_j power[f, j, t] * value[f, j]`` -> ``[f, t]`` for each value (``power_t``: ``power``
+    as ``[f, t, S]``), as one batched matrix product."""
+    columns = [part for v in values for part in ((v.real, v.imag) if v.is_complex() else (v,))]
+    return _unstack(torch.bmm(power_t, torch.stack(columns, dim=-1)), values)
+
+
+def _unstack(product: torch.Tensor, values: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    out, k = [], 0
+    for v in values:
+        if v.is_complex():
+            out.append(torch.complex(product[..., k], product[..., k + 1]))
+            k += 2
+        else:
+            out.append(product[..., k])
+            k += 1
+    return out
+
+
+def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha: float, regularization: float,
+                   out: torch.Tensor) -> None:
+    """All the rounds for one block of bins: ``est[S, 2, f, T]``, ``mix[2, f, T]`` -> ``out[S, 2, f, T]``.
+
+    Only the covariances are iterated, never the stems: with ``g = C^-1 x`` the next round's
+    ``R_j`` is ``R_j (sum_t v_j^2 g g^H) R_j / sum_t v_j``, so a round is a few matrix products
+    over time per bin (bins first, so they batch without copies), and the stems are formed once,
+    at the end."""
+    xl, xr = mix[0], mix[1]  # (f, T)
+    est = est.permute(2, 0, 1, 3).contiguous()  # (f, S, 2, T)
+    power = est.square().mean(dim=2)  # v_j, (f, S, T)
+    power_t = power.transpose(1, 2)  # (f, T, S) view
+    tiny = torch.finfo(power.dtype).tiny ** 0.5
+    norm = 1.0 / (power.sum(dim=-1) + tiny)  # 1 / sum_t v_j, (f, S)
+    shares = wiener_shares(est.transpose(0, 1), alpha).transpose(0, 1)  # the first stems: shares * x
+    left, right = shares[:, :, 0], shares[:, :, 1]  # (f, S, T)
+    # R_j(f) = sum_t y y^H / sum_t v_j of the first stems; Hermitian: r11, r22 real, r21 = conj(r12).
+    r11 = _per_bin(left.square(), xl.real.square() + xl.imag.square())[0] * norm  # (f, S)
+    r22 = _per_bin(right.square(), xr.real.square() + xr.imag.square())[0] * norm
+    r12 = _per_bin(left * right, xl * xr.conj())[0] * norm
+    squared = power.square() if iterations > 1 else power
+    for round_ in range(iterations):
+        # C(f, t) = sum_j v_j R_j, loaded on the diagonal; g = C^-1 x.
+        a, d, b = _mix_in(power_t, r11, r22, r12)
+        load = regularization * 0.5 * (a + d) + tiny
+        a, d = a + load, d + load
+        det = a * d - (b.real.square() + b.imag.square())
+        gl = (d * xl - b * xr) / det
+        gr = (a * xr - b.conj() * xl) / det
+        if round_ == iterations - 1:
+            break
+        g11, g22, g12 = (g * norm for g in _per_bin(
+            squared, gl.real.square() + gl.imag.square(), gr.real.square() + gr.imag.square(), gl * gr.conj()))
+        # R G R, written out for 2 x 2 Hermitian matrices.
+        m11, m12 = r11 * g11 + r12 * g12.conj(), r11 * g12 + r12 * g22
+        m21, m22 = r12.conj() * g11 + r22 * g12.conj(), r12.conj() * g12 + r22 * g22
+        r11, r22, r12 = (m11 * r11 + m12 * r12.conj()).real, (m21 * r12 + m22 * r22).real, m11 * r12 + m12 * r22
+    # y_j = v_j R_j g; the stems then sum to x - load * g, and that remainder is shared out by v_j.
+    spare = (load / (power.sum(dim=1) + tiny))[:, None]  # (f, 1, T)
+    gl, gr = gl[:, None], gr[:, None]
+    out[:, 0] = (power * (r11[..., None] * gl + r12[..., None] * gr + spare * gl)).transpose(0, 1)
+    out[:, 1] = (power * (r12.conj()[..., None] * gl + r22[..., None] * gr + spare * gr)).transpose(0, 1)

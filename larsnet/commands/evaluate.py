@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from tqdm import tqdm
 
+from larsnet.commands.separate import SPATIAL_HELP
 from larsnet.errors import OptionError
 from larsnet.stems import HELD_OUT_KITS
 
@@ -54,6 +55,8 @@ def parse_kits(values: tuple[str, ...]) -> str | list[str]:
               help="Clip length in seconds (one clip per performance and kit).")
 @click.option("-w", "--wiener", type=float, default=None, metavar="ALPHA",
               help="Apply the alpha-Wiener filter with exponent ALPHA > 0 to the model's estimates.")
+@click.option("--spatial-iterations", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help=SPATIAL_HELP)
 @click.option("--gmd", "gmd_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Groove MIDI Dataset folder holding info.csv [default: $LARSNET_GMD or ../shared/data/groove-midi].")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -76,6 +79,7 @@ def command(
     clips: int | None,
     clip_seconds: float,
     wiener: float | None,
+    spatial_iterations: int,
     gmd_root: Path | None,
     folder: Path | None,
     pattern: str | None,
@@ -129,6 +133,8 @@ def command(
         config = separator.model.config
         settings["architecture"] = f"{config.arch} {config.arch_params}"
     settings["wiener"] = "off" if wiener is None else f"alpha {wiener:g}"
+    if spatial_iterations:
+        settings["spatial wiener"] = f"{spatial_iterations} iterations"
     settings.update(source)
     settings.update({"clip seconds": clip_seconds, "seed": seed, "seen kits": status.describe()})
     examples = examples_of(status)
@@ -139,7 +145,8 @@ def command(
         if bar is not None:
             bar.update(done - bar.n)
 
-    estimator = None if separator is None else separator_estimator(separator, wiener=wiener)
+    estimator = None if separator is None else separator_estimator(separator, wiener=wiener,
+                                                                        spatial_iterations=spatial_iterations)
     try:
         evaluation = evaluate(examples, estimator, threshold_db=threshold_db, progress=progress,
                               total=total, settings=settings)

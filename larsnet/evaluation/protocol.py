@@ -157,11 +157,14 @@ class ClipScores:
         )
 
 
-def separator_estimator(separator: Any, *, wiener: float | None = None, mode: str = "overlap") -> Estimator:
-    """An :data:`Estimator` running ``separator.separate(mixture, wiener=..., mode=...)``."""
+def separator_estimator(separator: Any, *, wiener: float | None = None, mode: str = "overlap",
+                        spatial_iterations: int = 0) -> Estimator:
+    """An :data:`Estimator` running ``separator.separate(mixture, wiener=..., mode=...)`` (and
+    ``spatial_iterations=`` when not 0, so separators without the filter still serve)."""
+    extra = {"spatial_iterations": spatial_iterations} if spatial_iterations else {}
 
     def estimate(mixture: np.ndarray) -> Mapping[str, np.ndarray]:
-        return separator.separate(mixture, wiener=wiener, mode=mode)
+        return separator.separate(mixture, wiener=wiener, mode=mode, **extra)
 
     return estimate
 

@@ -408,10 +408,12 @@ def stems_transcriber(transcribe: Callable[..., Sequence[Note]], **options: Any)
 
 
 def separator_transcriber(separator: Any, transcribe: Callable[..., Sequence[Note]], *, wiener: float | None = None,
-                          **options: Any) -> Transcriber:
+                          spatial_iterations: int = 0, **options: Any) -> Transcriber:
     """Separate the example's mixture with ``separator``, then transcribe its stems (the full pipeline)."""
+    extra = {"spatial_iterations": spatial_iterations} if spatial_iterations else {}
+
     def run(ex: TranscriptionExample) -> Sequence[Note]:
-        stems = separator.separate(ex.mixture, wiener=wiener)
+        stems = separator.separate(ex.mixture, wiener=wiener, **extra)
         return transcribe({s: stems[s] for s in STEMS}, ex.sample_rate, **options)
 
     return run

@@ -88,6 +88,28 @@ def test_wiener_outputs_sum_to_the_mixture():
     assert abs(gain_db) < 0.1
 
 
+@pytest.mark.parametrize("mode", ["overlap", "official"])
+def test_spatial_wiener_outputs_sum_to_the_mixture(mode):
+    wave = drum_like(4.0)
+    wave[1] = np.roll(wave[1], 40) * 0.7  # a stereo image that is not a pan
+    sep = Separator(tiny_model())
+    stems = sep.separate(wave, wiener=1.0, mode=mode, spatial_iterations=2)
+    assert set(stems) == set(STEMS) and all(v.shape == wave.shape for v in stems.values())
+    total = sum(stems.values())
+    gain_db = 10 * np.log10(np.mean(total**2) / np.mean(wave**2))
+    assert abs(gain_db) < 0.1
+    assert 10 * np.log10(np.mean((total - wave) ** 2) / np.mean(wave**2)) < -40
+    plain = sep.separate(wave, wiener=1.0, mode=mode)
+    assert any(np.abs(stems[s] - plain[s]).max() > 1e-4 for s in STEMS)  # the filter did something
+
+
+def test_spatial_iterations_must_be_a_whole_number():
+    sep = Separator(tiny_model())
+    for bad in (-1, 1.5, True):
+        with pytest.raises(OptionError, match="whole number >= 0"):
+            sep.separate(drum_like(0.5), spatial_iterations=bad)
+
+
 def test_chunked_matches_unchunked_away_from_borders():
     model = tiny_model(width=2)
     wave = drum_like(14.0)

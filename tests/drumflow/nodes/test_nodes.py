@@ -171,6 +171,19 @@ def test_separate_gives_five_stems_and_a_stem_set(tiny_model: Path) -> None:
     assert node.fingerprint(params)["model_sha256"]
 
 
+def test_separate_spatial_wiener_sums_to_the_input_and_refuses_negative_rounds(tiny_model: Path) -> None:
+    rng = np.random.default_rng(1)
+    wide = Audio((rng.standard_normal((2, 44100)) * 0.1).astype(np.float32), 44100)
+    out = Separate().run({"in": wide}, SeparateParams(model=str(tiny_model), wiener=1.0, spatial_iterations=2), ctx())
+    total = sum(out[s].samples for s in ("kick", "snare", "toms", "hihat", "cymbals"))
+    assert abs(10 * np.log10(np.mean(total ** 2) / np.mean(wide.samples ** 2))) < 0.1
+    assert 10 * np.log10(np.mean((total - wide.samples) ** 2) / np.mean(wide.samples ** 2)) < -30  # (no Nyquist bin)
+    plain = Separate().run({"in": wide}, SeparateParams(model=str(tiny_model), wiener=1.0), ctx())
+    assert np.abs(out["kick"].samples - plain["kick"].samples).max() > 1e-4
+    with pytest.raises(ValueError, match="spatial_iterations"):
+        SeparateParams(spatial_iterations=-1)
+
+
 def test_separate_prepare_resolves_model_paths(tmp_path: Path) -> None:
     assert Separate().prepare({"model": "default"}, tmp_path) == {"model": "default"}
     assert Separate().prepare({"model": "m.pt"}, tmp_path) == {"model": str(tmp_path / "m.pt")}
