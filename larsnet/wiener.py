@@ -31,9 +31,11 @@ def wiener_shares(stem_mags: torch.Tensor, alpha: float) -> torch.Tensor:
     return power / (power.sum(dim=0, keepdim=True) + EPSILON)
 
 
-SPATIAL_REGULARIZATION = 1e-3
+SPATIAL_REGULARIZATION = 1e-4
 """Diagonal loading of the mixture covariance, as a share of its mean power per bin. Drum mixes
-rendered from mono samples are often exactly L = R, so the 2 x 2 covariance is singular there."""
+rendered from mono samples are often exactly L = R, so the 2 x 2 covariance is singular there.
+On 40 held-out validation clips (seed 9, 3 rounds) 1e-4 scored 7.96 dB of mean nSDR, 1e-3 7.91
+and 1e-2 7.80 (1e-2 and 1e-3 measured before the covariances were kept to trace 2)."""
 
 
 def spatial_wiener(
@@ -107,6 +109,29 @@ def _unstack(product: torch.Tensor, values: tuple[torch.Tensor, ...]) -> list[to
     return out
 
 
+LOAD_FLOOR = 1e-12
+"""The least diagonal loading, in the spectrogram's power units (a full-scale sine peaks near 1e6).
+Where every stem's power is 0 but the mixture's is not, ``C^-1 x`` is then at most 1e15 times
+``x`` and its square stays finite in float32; 1e-19 overflowed to inf, and 0 * inf gave NaN."""
+
+
+def _well_posed(r11: torch.Tensor, r22: torch.Tensor, r12: torch.Tensor, tiny: float
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each ``R_j`` scaled to trace 2 and made positive semi-definite again.
+
+    Why: held against fixed powers, the update ``R G R`` is quadratic in ``R``, so a faint stem's
+    covariance can grow round after round; with the trace fixed, ``R_j`` holds only where the
+    stem sits between the speakers and the model's ``v_j`` keeps saying how loud it is. And float32
+    rounding in those products leaves a nearly rank-one ``R_j`` slightly indefinite
+    (``|r12|^2 > r11 r22`` by a few 1e-4), which once made the mixture covariance singular."""
+    scale = 2.0 / (r11 + r22 + tiny)
+    r11, r22, r12 = r11 * scale, r22 * scale, r12 * scale
+    bound = torch.sqrt(r11 * r22) * (1.0 - 1e-5)
+    size = r12.abs()
+    r12 = r12 * torch.where(size > bound, bound / (size + tiny), torch.ones_like(size))
+    return r11, r22, r12
+
+
 def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha: float, regularization: float,
                    out: torch.Tensor) -> None:
     """All the rounds for one block of bins: ``est[S, 2, f, T]``, ``mix[2, f, T]`` -> ``out[S, 2, f, T]``.
@@ -127,11 +152,12 @@ def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha:
     r11 = _per_bin(left.square(), xl.real.square() + xl.imag.square())[0] * norm  # (f, S)
     r22 = _per_bin(right.square(), xr.real.square() + xr.imag.square())[0] * norm
     r12 = _per_bin(left * right, xl * xr.conj())[0] * norm
+    r11, r22, r12 = _well_posed(r11, r22, r12, tiny)
     squared = power.square() if iterations > 1 else power
     for round_ in range(iterations):
         # C(f, t) = sum_j v_j R_j, loaded on the diagonal; g = C^-1 x.
         a, d, b = _mix_in(power_t, r11, r22, r12)
-        load = regularization * 0.5 * (a + d) + tiny
+        load = regularization * 0.5 * (a + d) + LOAD_FLOOR
         a, d = a + load, d + load
         det = a * d - (b.real.square() + b.imag.square())
         gl = (d * xl - b * xr) / det
@@ -143,7 +169,8 @@ def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha:
         # R G R, written out for 2 x 2 Hermitian matrices.
         m11, m12 = r11 * g11 + r12 * g12.conj(), r11 * g12 + r12 * g22
         m21, m22 = r12.conj() * g11 + r22 * g12.conj(), r12.conj() * g12 + r22 * g22
-        r11, r22, r12 = (m11 * r11 + m12 * r12.conj()).real, (m21 * r12 + m22 * r22).real, m11 * r12 + m12 * r22
+        r11, r22, r12 = _well_posed((m11 * r11 + m12 * r12.conj()).real, (m21 * r12 + m22 * r22).real,
+                                    m11 * r12 + m12 * r22, tiny)
     # y_j = v_j R_j g; the stems then sum to x - load * g, and that remainder is shared out by v_j.
     spare = (load / (power.sum(dim=1) + tiny))[:, None]  # (f, 1, T)
     gl, gr = gl[:, None], gr[:, None]

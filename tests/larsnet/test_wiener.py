@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from larsnet.wiener import alpha_wiener, spatial_wiener
+from larsnet.wiener import SPATIAL_REGULARIZATION, alpha_wiener, spatial_wiener
 
 
 @pytest.mark.parametrize("alpha", [0.5, 1.0, 2.0])
@@ -77,7 +77,7 @@ def test_spatial_wiener_on_a_mono_mix_stays_finite_and_sums():
     mix = truth[:, :1].expand(-1, 2, -1, -1).sum(0)
     out = spatial_wiener(mono, mix, 3)
     assert torch.isfinite(out.real).all() and torch.isfinite(out.imag).all()
-    assert _error_db(mix, out.sum(0)) < -70
+    assert _error_db(mix, out.sum(0)) < -60
     assert _error_db(out[:, 0], out[:, 1]) < -70  # a mono mix gives mono stems
 
 
@@ -89,14 +89,16 @@ def test_spatial_wiener_with_one_channel_is_the_alpha_wiener_split():
         spatial_wiener(estimates, mix, -1)
 
 
-def _plain_spatial_wiener(estimates, mix, iterations, alpha=1.0, regularization=1e-3):
-    """The same filter written the obvious way: stems iterated, batched 2 x 2 matrices, a solver."""
+def _plain_spatial_wiener(estimates, mix, iterations, alpha=1.0, regularization=SPATIAL_REGULARIZATION):
+    """The same filter written the obvious way: stems iterated, batched 2 x 2 matrices, a solver,
+    each stem's covariance scaled to trace 2."""
     power = estimates.square().mean(dim=1)
     y = (estimates / (estimates.sum(0, keepdim=True) + 1e-7) if alpha == 1 else
          estimates**alpha / (estimates.pow(alpha).sum(0, keepdim=True) + 1e-7)) * mix
     x = mix.permute(1, 2, 0)  # (F, T, 2)
     for _ in range(iterations):
-        R = torch.einsum("scft,sdft->sfcd", y, y.conj()) / power.sum(-1)[..., None, None]
+        R = torch.einsum("scft,sdft->sfcd", y, y.conj())
+        R = 2 * R / R.diagonal(dim1=-2, dim2=-1).real.sum(-1)[..., None, None]
         C = torch.einsum("sft,sfcd->ftcd", power.to(R.dtype), R)
         load = regularization * 0.5 * C.diagonal(dim1=-2, dim2=-1).real.sum(-1)
         C = C + load[..., None, None] * torch.eye(2)
@@ -112,3 +114,37 @@ def test_spatial_wiener_matches_the_plain_algebra(iterations, alpha):
     ours = spatial_wiener(estimates, mix, iterations, alpha=alpha, block_bins=7)
     plain = _plain_spatial_wiener(estimates, mix, iterations, alpha)
     assert _error_db(plain, ours) < -60
+
+
+def _panned_five(seed: int, silent_share: float):
+    """Five mono drums panned near the centre, a little room in each, and magnitudes off by
+    e**N(0, 1) of which ``silent_share`` are exactly 0 (every stem silent in some bins while the
+    mixture is not, as masks that underflow give)."""
+    g = torch.Generator().manual_seed(seed)
+    noise = lambda *shape: torch.complex(torch.randn(*shape, generator=g), torch.randn(*shape, generator=g))  # noqa: E731
+    stems = []
+    for j in range(5):
+        mono = noise(1, 32, 400) * torch.exp(1.5 * torch.randn(1, 32, 400, generator=g))
+        pan = 0.5 + 0.02 * j
+        stems.append(mono * torch.tensor([pan, 1 - pan]).view(2, 1, 1) + 0.05 * noise(2, 32, 400))
+    truth = torch.stack(stems)
+    estimates = truth.abs() * torch.exp(torch.randn(truth.shape, generator=g))
+    estimates = estimates * (torch.rand(5, 1, 32, 400, generator=g) > silent_share)
+    return estimates, truth.sum(0)
+
+
+def test_spatial_wiener_stays_finite_where_every_stem_is_silent():
+    estimates, mix = _panned_five(seed=0, silent_share=0.3)  # gave NaN in every round with a 1e-19 floor
+    out = spatial_wiener(estimates, mix, 3)
+    assert torch.isfinite(torch.view_as_real(out)).all()
+    heard = (estimates.sum(dim=(0, 1)) > 0)  # where some stem has power, the stems sum to the mixture
+    assert _error_db(mix[:, heard], out.sum(0)[:, heard]) < -50
+
+
+def test_spatial_wiener_stays_finite_over_many_rounds():
+    # Held against fixed powers the covariance update is quadratic in R, and float32 leaves a
+    # nearly rank-one R slightly indefinite: without the trace and definiteness guard this draw
+    # gives NaN within 20 rounds.
+    estimates, mix = _panned_five(seed=1, silent_share=0.3)
+    out = spatial_wiener(estimates, mix, 20)
+    assert torch.isfinite(torch.view_as_real(out)).all()
