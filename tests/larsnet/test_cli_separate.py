@@ -102,6 +102,20 @@ def test_cli_output_equals_the_library_and_wiener_is_applied(tmp_path: Path, mod
             np.testing.assert_allclose(total, x, atol=2e-3)  # ... alpha-Wiener outputs do
 
 
+def test_cli_spatial_wiener_equals_the_library_and_sums_to_the_mix(tmp_path: Path, model_file: Path, capsys) -> None:
+    x = drum_like(1.0)
+    x[1] = np.roll(x[1], 30) * 0.8  # a stereo image the filter can use
+    src = write(tmp_path / "x.wav", x, subtype="FLOAT")
+    args = ["separate", src, "-o", tmp_path / "o", "--model", model_file, "--bit-depth", "32", "-q", "-w", "1",
+            "--spatial-iterations", "2"]
+    assert run(capsys, *args)[0] == 0
+    stems = {s: read_audio(p, sample_rate=None)[0] for s, p in stem_files(tmp_path / "o", "x.wav").items()}
+    expected = Separator(load_model_file(model_file)).separate(x, wiener=1.0, spatial_iterations=2)
+    for s in STEMS:
+        np.testing.assert_allclose(stems[s], expected[s], atol=1e-5)
+    np.testing.assert_allclose(sum(stems.values()), x, atol=2e-3)
+
+
 def test_streaming_batch_equals_whole_file_separation_across_chunks(tmp_path: Path) -> None:
     """Small chunks and blocks: many reads, two cross-faded chunks, same result."""
     separator = Separator(tiny_model(), chunk_frames=128, overlap_frames=64)  # ~3 s chunks, ~1.5 s hop
@@ -284,6 +298,7 @@ def test_unavailable_device_is_one_clear_line(tmp_path: Path, model_file: Path, 
         ([], "give at least one input"),
         (["x.wav", "-d", "tpu"], "'tpu' is not one of 'cpu', 'cuda', 'mps', 'auto'"),
         (["x.wav", "--bit-depth", "8"], "'8' is not one of '16', '24', '32'"),
+        (["x.wav", "--spatial-iterations", "-1"], "-1 is not in the range x>=0"),
         (["x.wav", "--name-template", "{track}.{ext}"], r"error: --name-template '{track}.{ext}' lacks {stem}"),
     ],
 )
