@@ -87,12 +87,14 @@ def test_spatial_wiener_with_one_channel_is_the_alpha_wiener_split():
     assert torch.allclose(one, alpha_wiener(estimates[:, :1], mix[:1].abs(), 2.0) * torch.sgn(mix[:1]), atol=1e-5)
     with pytest.raises(ValueError, match=">= 0"):
         spatial_wiener(estimates, mix, -1)
+    with pytest.raises(ValueError, match="exponent must be > 0"):
+        spatial_wiener(estimates, mix, 1, exponent=0.0)
 
 
-def _plain_spatial_wiener(estimates, mix, iterations, alpha=1.0, regularization=SPATIAL_REGULARIZATION):
+def _plain_spatial_wiener(estimates, mix, iterations, alpha=1.0, exponent=2.0, regularization=SPATIAL_REGULARIZATION):
     """The same filter written the obvious way: stems iterated, batched 2 x 2 matrices, a solver,
     each stem's covariance scaled to trace 2."""
-    power = estimates.square().mean(dim=1)
+    power = estimates.pow(exponent).mean(dim=1)
     y = (estimates / (estimates.sum(0, keepdim=True) + 1e-7) if alpha == 1 else
          estimates**alpha / (estimates.pow(alpha).sum(0, keepdim=True) + 1e-7)) * mix
     x = mix.permute(1, 2, 0)  # (F, T, 2)
@@ -108,11 +110,11 @@ def _plain_spatial_wiener(estimates, mix, iterations, alpha=1.0, regularization=
     return y + share[:, None] * (mix - y.sum(0))[None]
 
 
-@pytest.mark.parametrize("iterations,alpha", [(1, 1.0), (3, 1.0), (2, 2.0)])
-def test_spatial_wiener_matches_the_plain_algebra(iterations, alpha):
+@pytest.mark.parametrize("iterations,alpha,exponent", [(1, 1.0, 2.0), (3, 1.0, 2.0), (2, 2.0, 2.0), (3, 1.0, 1.0)])
+def test_spatial_wiener_matches_the_plain_algebra(iterations, alpha, exponent):
     truth, estimates, mix = _two_images(frames=120, bins=20, seed=3)
-    ours = spatial_wiener(estimates, mix, iterations, alpha=alpha, block_bins=7)
-    plain = _plain_spatial_wiener(estimates, mix, iterations, alpha)
+    ours = spatial_wiener(estimates, mix, iterations, alpha=alpha, exponent=exponent, block_bins=7)
+    plain = _plain_spatial_wiener(estimates, mix, iterations, alpha, exponent)
     assert _error_db(plain, ours) < -60
 
 
