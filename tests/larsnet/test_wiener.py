@@ -70,8 +70,9 @@ def test_spatial_wiener_keeps_the_sum_and_blocks_do_not_matter():
     assert torch.allclose(time_major, whole, atol=1e-6)
 
 
-def test_spatial_wiener_on_a_mono_mix_stays_finite_and_sums():
-    # L = R everywhere: the mixture covariance is singular without the diagonal loading
+def test_spatial_wiener_on_a_mono_mix_is_the_alpha_wiener_split():
+    # L = R everywhere: the mixture covariance is singular without the diagonal loading, and there
+    # is no image to use, so the filter must give what alpha-Wiener 1 gives
     truth, estimates, _ = _two_images()
     mono = estimates[:, :1].expand(-1, 2, -1, -1).clone()
     mix = truth[:, :1].expand(-1, 2, -1, -1).sum(0)
@@ -79,6 +80,7 @@ def test_spatial_wiener_on_a_mono_mix_stays_finite_and_sums():
     assert torch.isfinite(out.real).all() and torch.isfinite(out.imag).all()
     assert _error_db(mix, out.sum(0)) < -60
     assert _error_db(out[:, 0], out[:, 1]) < -70  # a mono mix gives mono stems
+    assert _error_db(spatial_wiener(mono, mix, 0), out) < -40
 
 
 def test_spatial_wiener_with_one_channel_is_the_alpha_wiener_split():
