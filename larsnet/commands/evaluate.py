@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from tqdm import tqdm
 
-from larsnet.commands.separate import SPATIAL_HELP
+from larsnet.commands.help_texts import SPATIAL_HELP
 from larsnet.errors import OptionError
 from larsnet.stems import HELD_OUT_KITS
 

@@ -13,11 +13,9 @@ import click
 from tqdm import tqdm
 
 from larsnet.batch import LAYOUTS, MODES, BatchReporter, Failure, Job, SeparateOptions, run_batch
+from larsnet.commands.help_texts import SPATIAL_HELP
 
 DEVICES = ("cpu", "cuda", "mps", "auto")
-SPATIAL_HELP = ("Rounds of the multichannel Wiener filter after the masks (0: off; 3 suggested): each stem's "
-                "stereo image is estimated and used, which lifts the kick and toms most; 3 rounds take about "
-                "2.3x the time. Stems then sum to the mix.")
 
 
 class TqdmReporter(BatchReporter):

@@ -17,7 +17,7 @@ import click
 from tqdm import tqdm
 
 from larsnet.commands.evaluate import DEVICES, parse_kits
-from larsnet.commands.separate import SPATIAL_HELP
+from larsnet.commands.help_texts import SPATIAL_HELP
 from larsnet.errors import OptionError
 from larsnet.stems import HELD_OUT_KITS, STEMS
 
