@@ -98,19 +98,20 @@ def spatial_wiener(
 def _per_bin(weights: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
     """``sum_t weights[f, S, t] * value[f, t]`` -> ``[f, S]`` for each (complex) value, as one batched
     matrix product over the bins."""
-    columns = [part for v in values for part in ((v.real, v.imag) if v.is_complex() else (v,))]
-    product = torch.bmm(weights, torch.stack(columns, dim=-1))  # (f, S, k)
-    return _unstack(product, values)
+    return _batched(weights, values)
 
 
 def _mix_in(power_t: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
     """``sum_j power[f, j, t] * value[f, j]`` -> ``[f, t]`` for each value (``power_t``: ``power``
     as ``[f, t, S]``), as one batched matrix product."""
+    return _batched(power_t, values)
+
+
+def _batched(matrix: torch.Tensor, values: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    """``matrix[f, a, b] @ value[f, b]`` for every value at once: real and imaginary parts become
+    columns of one product, and are put back together after it."""
     columns = [part for v in values for part in ((v.real, v.imag) if v.is_complex() else (v,))]
-    return _unstack(torch.bmm(power_t, torch.stack(columns, dim=-1)), values)
-
-
-def _unstack(product: torch.Tensor, values: tuple[torch.Tensor, ...]) -> list[torch.Tensor]:
+    product = torch.bmm(matrix, torch.stack(columns, dim=-1))  # (f, a, k)
     out, k = [], 0
     for v in values:
         if v.is_complex():
@@ -165,7 +166,7 @@ def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha:
     r11, r22, r12 = _well_posed(_per_bin(left.square(), xl.real.square() + xl.imag.square())[0],  # (f, S)
                                 _per_bin(right.square(), xr.real.square() + xr.imag.square())[0],
                                 _per_bin(left * right, xl * xr.conj())[0], tiny)
-    squared = power.square() if iterations > 1 else power
+    squared = power.square() if iterations > 1 else None  # v_j^2, for the covariance updates between rounds
     for round_ in range(iterations):
         # C(f, t) = sum_j v_j R_j, loaded on the diagonal; g = C^-1 x.
         a, d, b = _mix_in(power_t, r11, r22, r12)
