@@ -151,6 +151,41 @@ def test_metal_tilt_darkens_only_hats_and_cymbals_and_leaves_other_runs_alone(pe
     assert Augmentation().metal_tilt == 0.0  # off unless asked for
 
 
+def _centroid_hz(x: np.ndarray) -> float:
+    power = np.abs(np.fft.rfft(x.mean(axis=0))) ** 2
+    return float((np.fft.rfftfreq(x.shape[-1], 1 / SAMPLE_RATE) * power).sum() / power.sum())
+
+
+def test_hat_pitch_makes_hats_darker_and_longer_and_leaves_other_stems_alone(performances, kits):
+    """An octave down, a hat's spectral centroid halves and its hits ring on for longer; the
+    other stems are drawn and rendered exactly as without the option."""
+    plain = Augmentation(p_example=1.0, pitch_shift=0.0, eq=0.0, gain=0.0, saturation=0.0, reverb=0.0)
+    low = dataclasses.replace(plain, hat_pitch=1.0, hat_semitones=(-12.0, -12.0))
+    a = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=plain, seed=3)
+    b = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=low, seed=3)
+    hat = STEMS.index("hihat")
+    checked = 0
+    for i in range(6):
+        (_, x, info_x), (_, y, info_y) = a.render_example(i), b.render_example(i)
+        assert info_y["stems"]["hihat"]["semitones"] == -12.0 and info_x["stems"]["hihat"]["semitones"] == 0.0
+        for s, stem in enumerate(STEMS):
+            if stem != "hihat":
+                assert np.array_equal(x[s], y[s]), stem
+        if not np.any(x[hat]):
+            continue
+        checked += 1
+        assert _centroid_hz(y[hat]) < 0.7 * _centroid_hz(x[hat])
+        # Longer rings: the level stays within 30 dB of the peak for more of the segment.
+        def ringing(z):
+            env = np.abs(z).max(axis=0)
+            return int((env > env.max() * 10 ** (-30 / 20)).sum())
+        assert ringing(y[hat]) > ringing(x[hat])
+    assert checked >= 3
+    assert Augmentation().hat_pitch == 0.0  # off unless asked for
+    with pytest.raises(OptionError):
+        Augmentation(hat_pitch=1.0, hat_semitones=(-3.0, -12.0))
+
+
 def test_stereo_spread_delays_one_channel_and_decorrelates_the_pair():
     """A mono click becomes a spaced-pair recording: the late channel arrives by the drawn
     delay, the two channels differ (lower coherence) and each keeps its level."""
