@@ -149,34 +149,40 @@ def _well_posed(r11: torch.Tensor, r22: torch.Tensor, r12: torch.Tensor, tiny: f
 
 def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha: float, exponent: float,
                    regularization: float, out: torch.Tensor) -> None:
-    """All the rounds for one block of bins: ``est[S, 2, f, T]``, ``mix[2, f, T]`` -> ``out[S, 2, f, T]``.
+    """All the rounds for one block of bins: ``est[S, 2, f, T]``, ``mix[2, f, T]`` -> ``out[S, 2, f, T]``."""
+    power, covariances = _block_covariances(est, mix, iterations, alpha, exponent, regularization)
+    left, right = form_spatial_stems(power, covariances, mix[0], mix[1], regularization)
+    out[:, 0] = left.transpose(0, 1)
+    out[:, 1] = right.transpose(0, 1)
+
+
+Covariances = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+"""Each stem's 2 x 2 Hermitian spatial covariance per bin, ``(r11, r22, r12)``, each ``[..., f, S]``;
+``r11`` and ``r22`` are real, ``r21 = conj(r12)``."""
+
+
+def _block_covariances(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha: float, exponent: float,
+                       regularization: float) -> tuple[torch.Tensor, Covariances]:
+    """The weights ``v_j[f, S, T]`` and the covariances the last round forms the stems with.
 
     Only the covariances are iterated, never the stems: with ``g = C^-1 x`` the next round's
     ``R_j`` is ``R_j (sum_t v_j^2 g g^H) R_j`` (then scaled to trace 2, :func:`_well_posed`), so a
     round is a few matrix products over time per bin (bins first, so they batch without copies),
-    and the stems are formed once, at the end."""
+    and the stems are formed once, at the end (:func:`form_spatial_stems`)."""
     xl, xr = mix[0], mix[1]  # (f, T)
     est = est.permute(2, 0, 1, 3).contiguous()  # (f, S, 2, T)
-    power = (est.square() if exponent == 2 else est.pow(exponent)).mean(dim=2)  # v_j, (f, S, T)
+    power = spatial_weights(est, exponent, channel_dim=2)  # v_j, (f, S, T)
     power_t = power.transpose(1, 2)  # (f, T, S) view
     tiny = torch.finfo(power.dtype).tiny ** 0.5
     shares = wiener_shares(est.transpose(0, 1), alpha).transpose(0, 1)  # the first stems: shares * x
     left, right = shares[:, :, 0], shares[:, :, 1]  # (f, S, T)
-    # R_j(f) from sum_t y y^H of the first stems; Hermitian: r11, r22 real, r21 = conj(r12).
+    # R_j(f) from sum_t y y^H of the first stems.
     r11, r22, r12 = _well_posed(_per_bin(left.square(), xl.real.square() + xl.imag.square())[0],  # (f, S)
                                 _per_bin(right.square(), xr.real.square() + xr.imag.square())[0],
                                 _per_bin(left * right, xl * xr.conj())[0], tiny)
     squared = power.square() if iterations > 1 else None  # v_j^2, for the covariance updates between rounds
-    for round_ in range(iterations):
-        # C(f, t) = sum_j v_j R_j, loaded on the diagonal; g = C^-1 x.
-        a, d, b = _mix_in(power_t, r11, r22, r12)
-        load = regularization * 0.5 * (a + d) + LOAD_FLOOR
-        a, d = a + load, d + load
-        det = a * d - (b.real.square() + b.imag.square())
-        gl = (d * xl - b * xr) / det
-        gr = (a * xr - b.conj() * xl) / det
-        if round_ == iterations - 1:
-            break
+    for _ in range(iterations - 1):
+        gl, gr, _ = _whitened(power_t, (r11, r22, r12), xl, xr, regularization, LOAD_FLOOR)
         g11, g22, g12 = _per_bin(
             squared, gl.real.square() + gl.imag.square(), gr.real.square() + gr.imag.square(), gl * gr.conj())
         # R G R, written out for 2 x 2 Hermitian matrices.
@@ -184,8 +190,63 @@ def _spatial_block(est: torch.Tensor, mix: torch.Tensor, iterations: int, alpha:
         m21, m22 = r12.conj() * g11 + r22 * g12.conj(), r12.conj() * g12 + r22 * g22
         r11, r22, r12 = _well_posed((m11 * r11 + m12 * r12.conj()).real, (m21 * r12 + m22 * r22).real,
                                     m11 * r12 + m12 * r22, tiny)
-    # y_j = v_j R_j g; the stems then sum to x - load * g, and that remainder is shared out by v_j.
-    spare = (load / (power.sum(dim=1) + tiny))[:, None]  # (f, 1, T)
-    gl, gr = gl[:, None], gr[:, None]
-    out[:, 0] = (power * (r11[..., None] * gl + r12[..., None] * gr + spare * gl)).transpose(0, 1)
-    out[:, 1] = (power * (r12.conj()[..., None] * gl + r22[..., None] * gr + spare * gr)).transpose(0, 1)
+    return power, (r11, r22, r12)
+
+
+def spatial_weights(est: torch.Tensor, exponent: float = SPATIAL_EXPONENT, *, channel_dim: int) -> torch.Tensor:
+    """Each stem's weight ``v_j`` in the filter: the mean over channels of its magnitude to ``exponent``."""
+    return (est.square() if exponent == 2 else est.pow(exponent)).mean(dim=channel_dim)
+
+
+def _whitened(power_t: torch.Tensor, covariances: Covariances, xl: torch.Tensor, xr: torch.Tensor,
+              regularization: float, floor: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``g = C^-1 x`` with ``C = sum_j v_j R_j``, loaded on the diagonal, and the loading.
+
+    ``power_t[..., f, T, S]``, each covariance ``[..., f, S]``, ``x[..., f, T]``."""
+    r11, r22, r12 = covariances
+    a, d, b = _mix_in_any(power_t, r11, r22, r12)
+    load = regularization * 0.5 * (a + d) + floor
+    a, d = a + load, d + load
+    det = a * d - (b.real.square() + b.imag.square())
+    return (d * xl - b * xr) / det, (a * xr - b.conj() * xl) / det, load
+
+
+def _mix_in_any(power_t: torch.Tensor, *values: torch.Tensor) -> list[torch.Tensor]:
+    """:func:`_mix_in` for any leading axes (the trainer's batch): ``power_t[..., f, T, S]``."""
+    if power_t.dim() == 3:
+        return _mix_in(power_t, *values)
+    lead = power_t.shape[:-2]
+    flat = power_t.reshape(-1, *power_t.shape[-2:])
+    return [v.reshape(*lead, -1) for v in _mix_in(flat, *(x.reshape(-1, x.shape[-1]) for x in values))]
+
+
+def form_spatial_stems(power: torch.Tensor, covariances: Covariances, xl: torch.Tensor, xr: torch.Tensor,
+                       regularization: float = SPATIAL_REGULARIZATION, floor: float = LOAD_FLOOR
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The stems' left and right spectra ``[..., f, S, T]``: ``y_j = v_j R_j C^-1 x``.
+
+    ``power[..., f, S, T]`` the weights ``v_j``, the covariances ``[..., f, S]``, ``x[..., f, T]``.
+    Differentiable in ``power`` (the trainer's loss through the filter holds the covariances
+    fixed). The stems then sum to ``x - load * g``; that remainder is shared out by ``v_j``, so
+    they sum to the mixture."""
+    r11, r22, r12 = covariances
+    gl, gr, load = _whitened(power.transpose(-1, -2), covariances, xl, xr, regularization, floor)
+    tiny = torch.finfo(power.dtype).tiny ** 0.5
+    spare = (load / (power.sum(dim=-2) + tiny)).unsqueeze(-2)  # (..., f, 1, T)
+    gl, gr = gl.unsqueeze(-2), gr.unsqueeze(-2)
+    left = power * (r11[..., None] * gl + r12[..., None] * gr + spare * gl)
+    right = power * (r12.conj()[..., None] * gl + r22[..., None] * gr + spare * gr)
+    return left, right
+
+
+def spatial_covariances(estimates: torch.Tensor, mix: torch.Tensor, iterations: int, *, alpha: float = 1.0,
+                        exponent: float = SPATIAL_EXPONENT, regularization: float = SPATIAL_REGULARIZATION,
+                        block_bins: int = 32) -> Covariances:
+    """The covariances :func:`spatial_wiener` forms its stems with, ``[F, S]`` each (``iterations``
+    >= 1, stereo): for a loss through the filter that treats them as given."""
+    if iterations < 1 or estimates.shape[1] != 2:
+        raise ValueError("spatial covariances need a stereo mix and at least one round")
+    parts = [_block_covariances(estimates[:, :, f0:f0 + block_bins], mix[:, f0:f0 + block_bins], iterations,
+                                alpha, exponent, regularization)[1]
+             for f0 in range(0, estimates.shape[2], block_bins)]
+    return tuple(torch.cat([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]

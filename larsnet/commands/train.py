@@ -108,6 +108,11 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("--loss-leak", type=float, default=1.0, show_default=True,
               help="Weight of the energy a stem takes when it is absent (added with --loss-nsdr); higher keeps "
                    "sparse stems such as toms from taking the kick's low end.")
+@click.option("--loss-spatial", type=float, default=0.0, show_default=True,
+              help="Weight of the nSDR after the multichannel Wiener filter (--spatial-iterations at inference), "
+                   "added to the other terms: trains the weights the filter uses.")
+@click.option("--spatial-rounds", type=int, default=3, show_default=True,
+              help="Filter rounds inside the --loss-spatial term (as --spatial-iterations).")
 @click.option("--data", type=click.Choice(["gmd", "folder"]), default="gmd", show_default=True,
               help="gmd: render on the fly from MIDI and kits; folder: a StemGMD-style folder on disk.")
 @click.option("--gmd", "gmd_root", type=click.Path(path_type=Path), default=None, help="Groove MIDI Dataset folder.")
@@ -133,7 +138,7 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("-d", "--device", default="cpu", show_default=True, help="cpu, cuda, mps or auto (bf16 autocast on cuda).")
 @click.option("--quiet", is_flag=True)
 def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, batch_size, segment_frames, lr,
-            lr_final, warmup_steps, loss_l1, loss_nsdr, loss_leak, data, gmd_root, kits, folder, no_augment, augment_param, focus, val_clips, val_seconds,
+            lr_final, warmup_steps, loss_l1, loss_nsdr, loss_leak, loss_spatial, spatial_rounds, data, gmd_root, kits, folder, no_augment, augment_param, focus, val_clips, val_seconds,
             eval_every, snapshot_every, ema, seed, threads, workers, device, quiet):
     """Train a separation model (ours or the paper's configuration) on rendered or on-disk data."""
     import torch
@@ -148,12 +153,15 @@ def command(out_dir, arch, arch_param, init_model, resume, steps, max_minutes, b
 
     if not 0.0 <= ema < 1.0:
         raise OptionError(f"--ema {ema}: the decay must be in [0, 1), e.g. 0.999 (about the last 1000 steps)")
+    if loss_spatial < 0 or spatial_rounds < 1:
+        raise OptionError(f"--loss-spatial must be >= 0 and --spatial-rounds >= 1, got {loss_spatial} and {spatial_rounds}")
     if threads:
         torch.set_num_threads(threads)
     device = str(resolve_device(device))
     segment = segment_samples_for_frames(segment_frames)
     config = TrainConfig(arch=arch, arch_params=_arch_params(arch_param) or None, steps=steps or DEFAULT_STEPS,
-                         lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, weight_leak=loss_leak, seed=seed,
+                         lr=lr, lr_final=lr_final, warmup_steps=warmup_steps, weight_l1=loss_l1, weight_nsdr=loss_nsdr, weight_leak=loss_leak,
+                         weight_spatial=loss_spatial, spatial_rounds=spatial_rounds, seed=seed,
                          eval_every=eval_every, snapshot_every=snapshot_every, max_minutes=max_minutes,
                          ema_decay=ema)
     kit_names = [k.strip() for k in kits.split(",")] if kits else None

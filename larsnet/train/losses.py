@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from larsnet.wiener import form_spatial_stems, spatial_covariances, spatial_weights
+
 
 def masked_l1(est_mag: torch.Tensor, target_mag: torch.Tensor) -> torch.Tensor:
     """Mean absolute error; both ``[B, S, C, F, T]``."""
@@ -126,3 +128,41 @@ def band_nsdr_loss(
     nsdr = (score * present_w).sum() / present_w.sum().clamp_min(1.0)
     leak = ((quadratic / mix_energy[:, None].clamp_min(1e-12)) * absent_w).sum() / absent_w.sum().clamp_min(1.0)
     return -nsdr / 10.0 + absent_weight * leak, nsdr, leak
+
+
+TRAIN_LOAD_FLOOR = 1e-6
+"""The least diagonal loading of the filter in training, in magnitude units (a full-scale sine
+reaches about 1e3). Inference's 1e-12 is safe forward, but where a segment is digitally silent
+the gradient of ``C^-1 x`` goes through ``1 / det^2``, which underflows float32 and gives NaN."""
+
+
+def spatial_nsdr(
+    estimates: torch.Tensor,
+    stem_spec: torch.Tensor,
+    mix_spec: torch.Tensor,
+    present: torch.Tensor,
+    rounds: int,
+    eps: float = 1e-7,
+) -> torch.Tensor:
+    """Mean nSDR (dB) of the stems the multichannel Wiener filter forms from ``estimates``.
+
+    ``estimates[B, S, 2, F, T]`` the model's magnitudes (bin masks * |X|), ``stem_spec`` the true
+    stems' spectra ``[B, S, 2, F, T]`` and ``mix_spec[B, 2, F, T]`` their sum, ``present[B, S]``.
+    Why: with the filter on (the example graphs), the stems come from ``v_j R_j C^-1 x``, not from
+    the masks; a mask that is best alone need not be the best weight there. The covariances are
+    estimated as at inference (``rounds`` rounds, :func:`larsnet.wiener.spatial_covariances`) and
+    held fixed; the gradient flows through the weights ``v_j``. Returns a scalar to *maximise*.
+    """
+    with torch.no_grad():
+        parts = [spatial_covariances(estimates[b].detach(), mix_spec[b], rounds) for b in range(estimates.shape[0])]
+        covariances = tuple(torch.stack([c[k] for c in parts]) for k in range(3))  # (B, F, S) each
+    power = spatial_weights(estimates.permute(0, 3, 1, 2, 4), channel_dim=3)  # (B, F, S, T)
+    left, right = form_spatial_stems(power, covariances, mix_spec[:, 0], mix_spec[:, 1],  # type: ignore[arg-type]
+                                     floor=TRAIN_LOAD_FLOOR)
+    target = stem_spec.permute(0, 3, 1, 2, 4)  # (B, F, S, 2, T)
+    error = ((target[..., 0, :] - left).abs().square() + (target[..., 1, :] - right).abs().square()).sum(dim=(1, 3))
+    energy = target.abs().square().sum(dim=(1, 3, 4))  # (B, S)
+    n = float(stem_spec[0, 0].numel())
+    score = 10 * torch.log10((energy / n + eps) / (error / n + eps))
+    weight = present.to(score.dtype)
+    return (score * weight).sum() / weight.sum().clamp_min(1.0)

@@ -31,7 +31,8 @@ from larsnet.errors import CheckpointError
 from larsnet.model import ModelConfig, SeparationModel, build_model
 from larsnet.separator import Separator
 from larsnet.stft import Stft
-from larsnet.train.losses import BandProjection, band_nsdr_loss, masked_l1, spectral_leak, spectral_nsdr
+from larsnet.train.losses import (BandProjection, band_nsdr_loss, masked_l1, spatial_nsdr, spectral_leak,
+                                  spectral_nsdr)
 
 TRAIN_STATE_FORMAT = "larsnet-train-state"
 """``format`` of ``last.pt``: weights, optimizer, step and RNG of a run (not a model file)."""
@@ -61,6 +62,10 @@ class TrainConfig:
     weight_l1: float = 1.0
     weight_nsdr: float = 0.0
     weight_leak: float = 1.0
+    weight_spatial: float = 0.0
+    """Weight of the nSDR of the stems after the multichannel Wiener filter (added to the band
+    loss, so the masks stay good without the filter too); see :func:`larsnet.train.losses.spatial_nsdr`."""
+    spatial_rounds: int = 3
     grad_clip: float = 5.0
     seed: int = 0
     log_every: int = 25
@@ -266,6 +271,11 @@ class Trainer:
             total = total - config.weight_nsdr * score / 10.0 + config.weight_leak * leak
             parts["nsdr_db"] = float(score.detach())
             parts["leak"] = float(leak.detach())
+        if config.weight_spatial:
+            spatial = spatial_nsdr(masks * mix_mag[:, None], stem_spec, mix_spec, _rms_db(stems) > PRESENT_DB,
+                                   config.spatial_rounds)
+            total = total - config.weight_spatial * spatial / 10.0
+            parts["spatial_nsdr_db"] = float(spatial.detach())
         with torch.no_grad():  # watch for collapse: mean mask per stem
             for i, stem in enumerate(self.model.stems):
                 parts[f"mask_{stem}"] = float(masks[:, i].mean())
@@ -292,6 +302,11 @@ class Trainer:
         loss, score, leak = band_nsdr_loss(band, target_energy, cross, mix_a, mix_d, mix_energy, present,
                                            absent_weight=self.config.weight_leak)
         parts = {"nsdr_db": float(score.detach()), "leak": float(leak.detach())}
+        if self.config.weight_spatial:
+            spatial = spatial_nsdr(model.unpool(band) * mix_mag[:, None], stem_spec, mix_spec, present,
+                                   self.config.spatial_rounds)
+            loss = loss - self.config.weight_spatial * spatial / 10.0
+            parts["spatial_nsdr_db"] = float(spatial.detach())
         with torch.no_grad():
             for i, stem in enumerate(model.stems):
                 parts[f"mask_{stem}"] = float(band[:, i].mean())
@@ -397,6 +412,7 @@ class Trainer:
         row.update(scores)
         path = self.out_dir / "log.csv"
         fields = ["step", "minutes", "audio_hours", "lr", "loss", "l1", "nsdr_db", "leak"]
+        fields += ["spatial_nsdr_db"] if self.config.weight_spatial else []  # old runs' logs keep their columns
         fields += [f"mask_{s}" for s in self.model.stems] + [f"val_{s}" for s in self.model.stems] + ["val_mean"]
         new = not path.exists()
         with path.open("a", newline="") as handle:

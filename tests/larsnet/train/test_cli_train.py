@@ -124,3 +124,14 @@ def test_ema_out_of_range_is_one_clear_line(tmp_path: Path, folder: Path, capsys
     code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--ema", "1.5")
     assert code != 0
     assert "--ema 1.5" in output and "Traceback" not in output and len(output.strip().splitlines()) == 1
+
+
+def test_loss_spatial_reaches_the_run_and_bad_values_are_one_line(tmp_path: Path, folder: Path, capsys):
+    code, output = _train(tmp_path / "spatial", folder, capsys, "--steps", "1", "--loss-spatial", "0.5",
+                          "--spatial-rounds", "1")
+    assert code == 0, output
+    config = load_model_file(tmp_path / "spatial" / "final.pt").provenance["train_config"]
+    assert config["weight_spatial"] == 0.5 and config["spatial_rounds"] == 1
+    code, output = _train(tmp_path / "bad", folder, capsys, "--steps", "1", "--loss-spatial", "0.5",
+                          "--spatial-rounds", "0")
+    assert code != 0 and "--spatial-rounds" in output and len(output.strip().splitlines()) == 1

@@ -108,6 +108,31 @@ def test_band_loss_trains_too(tmp_path):
     assert float(rows[-1]["nsdr_db"]) > first["nsdr_db"] + 1.0
 
 
+def _wide_toy_batches(seed: int):
+    """toy_batches with each stem panned its own way, so the spatial filter has work to do."""
+    pans = torch.tensor([[1.0, 0.3], [0.3, 1.0], [0.7, 0.7], [1.0, 0.1], [0.1, 1.0]])[:, :, None]
+    for mix, stems in toy_batches(seed):
+        stems = stems * pans
+        yield stems.sum(1), stems
+
+
+@pytest.mark.parametrize("arch_loss", [dict(weight_l1=0.0, weight_nsdr=1.0),
+                                       pytest.param(dict(weight_l1=1.0), marks=pytest.mark.slow)])
+def test_the_loss_through_the_spatial_filter_is_logged_and_rises(tmp_path, arch_loss):
+    """``--loss-spatial`` trains what the filter forms, on the band loss path and the bin one."""
+    trainer = Trainer(small_config(weight_spatial=1.0, spatial_rounds=1, steps=12, log_every=4, **arch_loss), tmp_path)
+    batches = _wide_toy_batches(4)
+    first = trainer.train_step(*next(batches))
+    assert np.isfinite(first["spatial_nsdr_db"])
+    if "nsdr_db" in first:  # the term is part of what is minimised, at weight 1
+        expected = -first["nsdr_db"] / 10 + first["leak"] - first["spatial_nsdr_db"] / 10
+        assert first["loss"] == pytest.approx(expected, abs=1e-4)
+    trainer.fit(batches)
+    rows = [r for r in csv.DictReader((tmp_path / "log.csv").open()) if r.get("spatial_nsdr_db")]
+    assert rows and float(rows[-1]["spatial_nsdr_db"]) > first["spatial_nsdr_db"] + 0.5
+    assert TrainConfig().weight_spatial == 0.0  # off unless asked for
+
+
 def test_a_larsnet_run_defaults_to_the_papers_size():
     """`larsnet train --arch larsnet` trains the published configuration (width 16, 49 M
     parameters), not our band model's width; band_unet keeps the default model's size."""
