@@ -64,7 +64,8 @@ class TrainConfig:
     weight_leak: float = 1.0
     weight_spatial: float = 0.0
     """Weight of the nSDR of the stems after the multichannel Wiener filter (added to the band
-    loss, so the masks stay good without the filter too); see :func:`larsnet.train.losses.spatial_nsdr`."""
+    loss, so the masks stay good without the filter too); see :func:`larsnet.train.losses.spatial_nsdr`.
+    Validation then separates with the filter (``spatial_rounds`` rounds), so ``best.pt`` is chosen by it."""
     spatial_rounds: int = 3
     grad_clip: float = 5.0
     seed: int = 0
@@ -341,8 +342,10 @@ class Trainer:
         model.eval()
         separator = Separator(model, device=self.device)
         scores: dict[str, list[float]] = {stem: [] for stem in self.model.stems}
+        # A run trained through the filter is chosen by what the filter gives.
+        rounds = self.config.spatial_rounds if self.config.weight_spatial else 0
         for mixture, stems in clips:
-            estimates = separator.separate(mixture)
+            estimates = separator.separate(mixture, spatial_iterations=rounds)
             for i, stem in enumerate(model.stems):
                 if present(stems[i]):
                     scores[stem].append(nsdr(stems[i], estimates[stem]))

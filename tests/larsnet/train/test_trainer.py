@@ -194,3 +194,22 @@ def test_moving_average_survives_resume(tmp_path):
 def test_moving_average_decay_out_of_range_is_refused(tmp_path):
     with pytest.raises(ValueError, match="ema_decay"):
         Trainer(small_config(ema_decay=1.0), tmp_path)
+
+
+@pytest.mark.parametrize("weight, rounds", [(0.0, 0), (1.0, 2)])
+def test_a_run_through_the_filter_validates_with_it(tmp_path, monkeypatch, weight, rounds):
+    """best.pt of a run trained through the filter is chosen by what the filter gives."""
+    from larsnet.separator import Separator
+
+    seen = []
+    original = Separator.separate
+
+    def spy(self, audio, **kwargs):
+        seen.append(kwargs.get("spatial_iterations", 0))
+        return original(self, audio, **kwargs)
+
+    monkeypatch.setattr(Separator, "separate", spy)
+    trainer = Trainer(small_config(weight_spatial=weight, spatial_rounds=2), tmp_path)
+    mix, stems = next(_wide_toy_batches(7))
+    scores = trainer.validate([(mix[0].numpy(), stems[0].numpy())])
+    assert seen == [rounds] and np.isfinite(scores["val_mean"])
