@@ -14,6 +14,7 @@ import torch
 
 from larsnet.checkpoint import resolve_model
 from larsnet.separator import Separator
+from larsnet.spatial_options import SPATIAL_ITERATIONS, SPATIAL_MAX_HZ, spatial_kwargs
 
 
 def load_model(spec: str | Path = "default", device: str | torch.device = "cpu") -> Separator:
@@ -27,26 +28,30 @@ def separate(
     model: Separator | str | Path | None = None,
     sample_rate: int | None = None,
     wiener: float | None = None,
-    spatial_iterations: int = 0,
+    spatial_iterations: int = SPATIAL_ITERATIONS,
+    spatial_max_hz: float = SPATIAL_MAX_HZ,
 ) -> dict[str, np.ndarray]:
     """Separate an array ``(channels, frames)`` or an audio file into ``{stem: (2, N)}``.
 
     Arrays at another ``sample_rate`` are resampled to 44.1 kHz and the stems come
-    back at that same rate and length; files are read at 44.1 kHz. ``wiener`` and
-    ``spatial_iterations``: see :meth:`larsnet.separator.Separator.separate`.
+    back at that same rate and length; files are read at 44.1 kHz. ``wiener``,
+    ``spatial_iterations`` and ``spatial_max_hz``: see :meth:`larsnet.separator.Separator.separate`;
+    the multichannel Wiener filter is on (:data:`~larsnet.spatial_options.SPATIAL_ITERATIONS` rounds
+    below :data:`~larsnet.spatial_options.SPATIAL_MAX_HZ`), ``spatial_iterations=0`` turns it off.
     """
     from larsnet import audio as audio_io  # imported here: the I/O stack is not needed for arrays
 
+    spatial = spatial_kwargs(spatial_iterations, spatial_max_hz)
     separator = model if isinstance(model, Separator) else load_model(model or "default")
     if isinstance(audio, (str, Path)):
         wave, _ = audio_io.read_audio(audio, sample_rate=separator.sample_rate)
-        return separator.separate(wave, wiener=wiener, spatial_iterations=spatial_iterations)
+        return separator.separate(wave, wiener=wiener, **spatial)
     rate = separator.sample_rate if sample_rate is None else int(sample_rate)
     wave = np.asarray(audio, dtype=np.float32)
     if rate == separator.sample_rate:
-        return separator.separate(wave, wiener=wiener, spatial_iterations=spatial_iterations)
+        return separator.separate(wave, wiener=wiener, **spatial)
     resampled = audio_io.resample(wave, rate, separator.sample_rate)
-    stems = separator.separate(resampled, wiener=wiener, spatial_iterations=spatial_iterations)
+    stems = separator.separate(resampled, wiener=wiener, **spatial)
     length = wave.shape[-1]
     return {name: _fit(audio_io.resample(stem, separator.sample_rate, rate), length) for name, stem in stems.items()}
 

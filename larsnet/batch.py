@@ -39,6 +39,7 @@ from larsnet.audio import (
     resampled_length,
 )
 from larsnet.errors import LarsNetError, OptionError
+from larsnet.spatial_options import SPATIAL_MAX_HZ, check_spatial, resolve_spatial, spatial_kwargs
 
 LAYOUTS: tuple[str, ...] = ("stem", "track")
 """``stem``: ``<out>/<stem>/<reldir>/<track>.wav`` (the original's);
@@ -66,6 +67,8 @@ class StemSeparator(Protocol):
         wiener: float | None = ...,
         mode: str = ...,
         progress: Callable[[int, int | None], None] | None = ...,
+        spatial_iterations: int = ...,
+        spatial_max_hz: float = ...,
     ) -> dict[str, np.ndarray]: ...
 
     def separate_stream(
@@ -75,6 +78,8 @@ class StemSeparator(Protocol):
         wiener: float | None = ...,
         progress: Callable[[int, int | None], None] | None = ...,
         total_frames: int | None = ...,
+        spatial_iterations: int = ...,
+        spatial_max_hz: float = ...,
     ) -> Iterator[dict[str, np.ndarray]]: ...
 
 
@@ -315,7 +320,9 @@ class SeparateOptions:
     layout: str = "stem"
     name_template: str | None = None
     wiener: float | None = None
-    spatial_iterations: int = 0
+    spatial_iterations: int | None = None
+    """None: :func:`~larsnet.spatial_options.default_iterations` of ``mode``."""
+    spatial_max_hz: float = SPATIAL_MAX_HZ
     mode: str = "overlap"
     bit_depth: int = 16
     dither: bool = True
@@ -332,12 +339,19 @@ class SeparateOptions:
             raise OptionError(f"--bit-depth {self.bit_depth} is not supported; use 16, 24 or 32 (float)")
         if self.wiener is not None and not (np.isfinite(self.wiener) and self.wiener > 0):
             raise OptionError(f"-w/--wiener must be > 0, got {self.wiener}; omit -w to disable the Wiener filter")
-        if self.spatial_iterations < 0:
+        if isinstance(self.spatial_iterations, int) and self.spatial_iterations < 0:
             raise OptionError(f"--spatial-iterations must be >= 0, got {self.spatial_iterations}; 0 turns it off")
+        check_spatial(self.spatial_rounds, self.spatial_max_hz)
         if self.name_template is not None:
             check_name_template(self.name_template)
         if self.block_frames <= 0:
             raise OptionError(f"block size must be positive, got {self.block_frames}")
+
+
+    @property
+    def spatial_rounds(self) -> int:
+        """The filter rounds this batch runs (the mode's default when none were given)."""
+        return resolve_spatial(self.spatial_iterations, self.spatial_max_hz, self.mode)[0]
 
 
 class BatchReporter:
@@ -429,9 +443,9 @@ def _separate_streaming(
             pending.result()
 
 
-def _spatial(options: SeparateOptions) -> dict[str, int]:
-    """``spatial_iterations=`` only when asked for, so separators without the filter still serve."""
-    return {"spatial_iterations": options.spatial_iterations} if options.spatial_iterations else {}
+def _spatial(options: SeparateOptions) -> dict[str, int | float]:
+    """The filter's arguments only when it is on, so separators without the filter still serve."""
+    return spatial_kwargs(options.spatial_rounds, options.spatial_max_hz)
 
 
 def _separate_whole(

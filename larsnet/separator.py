@@ -22,6 +22,7 @@ from larsnet.masking import BandMaskApplier, apply_masks, masked_shape
 from larsnet.model import SeparationModel
 from larsnet.scratch import ScratchBuffers
 from larsnet.stft import Stft
+from larsnet.spatial_options import SPATIAL_MAX_HZ, check_spatial
 from larsnet.wiener import spatial_wiener, wiener_shares
 
 Progress = Callable[[int, "int | None"], None]
@@ -56,18 +57,9 @@ def check_alpha(wiener: float | None) -> None:
         raise OptionError(f"Wiener alpha must be > 0, got {wiener}; omit -w to disable the filter")
 
 
-SPATIAL_ITERATIONS = 3
-"""The rounds of the multichannel Wiener filter we suggest (``--spatial-iterations``; the graphs use
-it). On the 90 held-out validation clips (``larsnet evaluate --split validation --wiener 1``, the
-session-8 default model) the mean nSDR is 7.94 dB without it and 8.97 after three rounds. With the
-textbook power weights (before :data:`larsnet.wiener.SPATIAL_EXPONENT`) one round gave 8.18, three
-8.36 and six 8.41; with the shipped weights six rounds add 0.03 dB over three on 40 clips. Each
-round adds less and costs as much."""
-
-
-def check_spatial(iterations: int) -> None:
-    if isinstance(iterations, bool) or not isinstance(iterations, (int, np.integer)) or iterations < 0:
-        raise OptionError(f"spatial iterations must be a whole number >= 0, got {iterations!r}; 0 turns the filter off")
+def spatial_bins(max_hz: float, sample_rate: int, n_fft: int, n_bins: int) -> int:
+    """How many of the lowest bins the filter covers for ``max_hz`` (at least one)."""
+    return int(min(n_bins, max(1, round(max_hz * n_fft / sample_rate))))
 
 
 def as_stereo(audio: np.ndarray) -> np.ndarray:
@@ -171,14 +163,14 @@ class Separator:
 
     @torch.inference_mode()
     def _process(self, wave: np.ndarray, wiener: float | None, grid: int | None = None,
-                 spatial_iterations: int = 0) -> np.ndarray:
+                 spatial_iterations: int = 0, spatial_max_hz: float = SPATIAL_MAX_HZ) -> np.ndarray:
         """``wave[C, L] -> stems[S, C, L]`` for one chunk (or a whole file)."""
         length = wave.shape[-1]
         x = self.stft.pad_end(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
         spec = self.stft.forward(x)  # (C, F, T) complex
         mag = spec.abs()
         if spatial_iterations:
-            return self._spatial(spec, mag, wiener, grid, spatial_iterations, length)
+            return self._spatial(spec, mag, wiener, grid, spatial_iterations, length, spatial_max_hz)
         if wiener is not None and not (wiener == 1 and self.model.masks_sum_to_one):
             masks = self._masks(mag, grid, self.model.masks)  # (S, C, n_bins, T)
             masks = wiener_shares(masks * mag[:, : masks.shape[-2]], wiener)
@@ -199,18 +191,36 @@ class Separator:
         return stems.numpy()
 
     def _spatial(self, spec: torch.Tensor, mag: torch.Tensor, wiener: float | None, grid: int | None,
-                 iterations: int, length: int) -> np.ndarray:
-        """The multichannel Wiener path (:func:`larsnet.wiener.spatial_wiener`): it needs every
-        stem's spectrum at once, from the model's bin masks rather than band masks, started from
-        the alpha-Wiener split (alpha 1 if ``wiener`` is None)."""
-        masks = self._masks(mag, grid, self.model.masks)  # (S, C, K, T)
-        stems_count, bins = masks.shape[0], masks.shape[-2]
-        estimates = masks.mul_(mag[:, :bins])
+                 iterations: int, length: int, max_hz: float) -> np.ndarray:
+        """The multichannel Wiener path (:func:`larsnet.wiener.spatial_wiener`) on the bins below
+        ``max_hz``, started from the alpha-Wiener split (alpha 1 if ``wiener`` is None).
+
+        A share-mask band model (ours) takes the plain path's band masks: every stem is the
+        plain estimate, with its bins below the cutoff replaced by the filtered ones, so only
+        those bins pay for bin masks and the filter. Other models form bin masks for all bins."""
+        max_bin = spatial_bins(max_hz, self.model.config.sample_rate, self.model.config.n_fft, self.n_bins)
+        fast = self._band_applier is not None and self.model.masks_sum_to_one and wiener in (None, 1)
+        if fast:
+            band = self._masks(mag, grid, self.model.band_masks)  # (S, C, K, T)
+            low = torch.matmul(band.transpose(-1, -2), self.model.band_interpolation[:, :max_bin])  # (S, C, T, f)
+            estimates = low.transpose(-1, -2).mul_(mag[:, :max_bin])
+        else:
+            masks = self._masks(mag, grid, self.model.masks)  # (S, C, n_bins, T)
+            estimates = masks.mul_(mag[:, : masks.shape[-2]])
+        stems_count, bins = estimates.shape[0], (max_bin if fast else estimates.shape[-2])
         out = self._scratch.get("spatial", masked_shape(stems_count, spec), mag.dtype, mag.device)
-        out[..., bins:, :].zero_()
         target = torch.view_as_complex(out).transpose(-1, -2)  # (S, C, F, T) view, time-major
-        spatial_wiener(estimates, spec[:, :bins], iterations, alpha=wiener or 1.0, out=target[:, :, :bins])
+        spatial_wiener(estimates, spec[:, :bins], iterations, alpha=wiener or 1.0, out=target[:, :, :bins],
+                       max_bin=None if fast else max_bin)
         stems = torch.empty((stems_count, spec.shape[0], length), dtype=mag.dtype)
+        if fast:
+            plain = self._scratch.get("masked", masked_shape(1, spec), mag.dtype, mag.device)
+            for s in range(stems_count):
+                stem = self._band_applier(spec, band[s : s + 1], plain)
+                stem[0, :, :bins] = target[s, :, :bins]
+                stems[s] = self.stft.inverse(stem, length)[0]
+            return stems.numpy()
+        out[..., bins:, :].zero_()
         for s in range(stems_count):
             stems[s] = self.stft.inverse(target[s : s + 1], length)[0]
         return stems.numpy()
@@ -224,24 +234,31 @@ class Separator:
         mode: str = "overlap",
         progress: Progress | None = None,
         spatial_iterations: int = 0,
+        spatial_max_hz: float = SPATIAL_MAX_HZ,
     ) -> dict[str, np.ndarray]:
         """``audio[2, N]`` (or mono) at :attr:`sample_rate` -> ``{stem: array[2, N]}``.
 
         ``wiener``: the alpha-Wiener exponent (None: the model's masks as they are).
         ``spatial_iterations``: rounds of the multichannel Wiener filter after it
-        (:func:`larsnet.wiener.spatial_wiener`; 0 = off): better stems, most of all the kick
-        and toms; three rounds take about 2.3 times as long (see :data:`SPATIAL_ITERATIONS`).
+        (:func:`larsnet.wiener.spatial_wiener`): better stems, most of all the kick and toms.
+        0 (off) here, the primitive; :func:`larsnet.separate`, ``larsnet separate`` and the
+        ``separate`` node run :data:`~larsnet.spatial_options.SPATIAL_ITERATIONS`.
+        ``spatial_max_hz``: the filter works below this frequency, the alpha-Wiener split above
+        (:data:`~larsnet.spatial_options.SPATIAL_MAX_HZ`: 1.3 times the plain time; over all bins
+        2.3-2.9 times).
         """
         check_alpha(wiener)
-        check_spatial(spatial_iterations)
+        check_spatial(spatial_iterations, spatial_max_hz)
         stereo = as_stereo(audio)
         if mode == "official":
-            stems = self._process(stereo, wiener, grid=OFFICIAL_CHUNK_FRAMES, spatial_iterations=spatial_iterations)
+            stems = self._process(stereo, wiener, grid=OFFICIAL_CHUNK_FRAMES, spatial_iterations=spatial_iterations,
+                                  spatial_max_hz=spatial_max_hz)
             if progress:
                 progress(1, 1)
         elif mode == "overlap":
             stems = np.concatenate(
-                [b for b in self._stream_arrays([stereo], wiener, progress, stereo.shape[-1], spatial_iterations)],
+                [b for b in self._stream_arrays([stereo], wiener, progress, stereo.shape[-1], spatial_iterations,
+                                                spatial_max_hz)],
                 axis=-1,
             )
         else:
@@ -256,16 +273,17 @@ class Separator:
         progress: Progress | None = None,
         total_frames: int | None = None,
         spatial_iterations: int = 0,
+        spatial_max_hz: float = SPATIAL_MAX_HZ,
     ) -> Iterator[dict[str, np.ndarray]]:
         """Separate a stream of ``block[2, n]``; yield ``{stem: array[2, m]}`` in order.
 
         The yielded blocks add up to the input length; about two chunks are held in
         memory at any time. ``total_frames`` (if known) lets ``progress`` show a total.
-        ``wiener`` and ``spatial_iterations`` as in :meth:`separate`.
+        ``wiener``, ``spatial_iterations`` and ``spatial_max_hz`` as in :meth:`separate`.
         """
         check_alpha(wiener)
-        check_spatial(spatial_iterations)
-        for out in self._stream_arrays(blocks, wiener, progress, total_frames, spatial_iterations):
+        check_spatial(spatial_iterations, spatial_max_hz)
+        for out in self._stream_arrays(blocks, wiener, progress, total_frames, spatial_iterations, spatial_max_hz):
             yield {stem: out[i] for i, stem in enumerate(self.stems)}
 
     def chunks_for(self, frames: int) -> int:
@@ -279,6 +297,7 @@ class Separator:
         progress: Progress | None,
         total_frames: int | None,
         spatial_iterations: int = 0,
+        spatial_max_hz: float = SPATIAL_MAX_HZ,
     ) -> Iterator[np.ndarray]:
         total = None if total_frames is None else self.chunks_for(total_frames)
         done = 0
@@ -291,7 +310,7 @@ class Separator:
 
         checked = (as_stereo(block) for block in blocks)
         yield from overlap_add(
-            lambda wave: self._process(wave, wiener, spatial_iterations=spatial_iterations),
+            lambda wave: self._process(wave, wiener, spatial_iterations=spatial_iterations, spatial_max_hz=spatial_max_hz),
             checked,
             chunk=self.chunk,
             overlap=self.overlap,

@@ -57,6 +57,7 @@ def spatial_wiener(
     out: torch.Tensor | None = None,
     regularization: float = SPATIAL_REGULARIZATION,
     block_bins: int = 32,
+    max_bin: int | None = None,
 ) -> torch.Tensor:
     """Stereo stems from a multichannel Wiener filter: ``estimates[S, 2, F, T]`` the model's
     magnitudes per stem and channel (mask * |X|), ``mix[2, F, T]`` complex -> complex
@@ -72,7 +73,9 @@ def spatial_wiener(
     but with the model's powers held fixed, which scored better than re-estimating them). This
     parts a centred kick from toms miked in stereo that share its band. The stems still sum to
     the mixture: what the diagonal loading leaves over is shared out in proportion to ``v_j``.
-    ``iterations=0`` or one channel: the alpha-Wiener split alone.
+    ``iterations=0`` or one channel: the alpha-Wiener split alone. ``max_bin``: the filter on the
+    bins below it only, the alpha-Wiener split above (the bins where it gains most; see
+    :data:`larsnet.spatial_options.SPATIAL_MAX_HZ`).
 
     Every frequency is its own problem (``R_j`` depends on ``f`` only), so all the work runs
     block by block of ``block_bins`` bins while the block stays in cache, with the 2 x 2 algebra
@@ -85,10 +88,12 @@ def spatial_wiener(
     stems, channels, bins, frames = estimates.shape
     if out is None:
         out = torch.empty((stems, channels, bins, frames), dtype=mix.dtype, device=mix.device)
-    for f0 in range(0, bins, block_bins):
-        f1 = min(bins, f0 + block_bins)
+    top = bins if max_bin is None else min(bins, max_bin)
+    starts = [*range(0, top, block_bins), *range(top, bins, block_bins)]
+    for f0 in starts:
+        f1 = min(top if f0 < top else bins, f0 + block_bins)
         est, x = estimates[:, :, f0:f1], mix[:, f0:f1]
-        if iterations and channels == 2:
+        if iterations and channels == 2 and f0 < top:
             _spatial_block(est, x, iterations, alpha, exponent, regularization, out[:, :, f0:f1])
         else:
             out[:, :, f0:f1] = wiener_shares(est, alpha) * x

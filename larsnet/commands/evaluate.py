@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 import click
 from tqdm import tqdm
 
-from larsnet.commands.help_texts import SPATIAL_HELP
+from larsnet.commands.help_texts import describe_spatial, spatial_options
+from larsnet.spatial_options import resolve_spatial
 from larsnet.errors import OptionError
 from larsnet.stems import HELD_OUT_KITS
 
@@ -55,8 +56,7 @@ def parse_kits(values: tuple[str, ...]) -> str | list[str]:
               help="Clip length in seconds (one clip per performance and kit).")
 @click.option("-w", "--wiener", type=float, default=None, metavar="ALPHA",
               help="Apply the alpha-Wiener filter with exponent ALPHA > 0 to the model's estimates.")
-@click.option("--spatial-iterations", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-              help=SPATIAL_HELP)
+@spatial_options()
 @click.option("--gmd", "gmd_root", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Groove MIDI Dataset folder holding info.csv [default: $LARSNET_GMD or ../shared/data/groove-midi].")
 @click.option("--folder", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -79,7 +79,8 @@ def command(
     clips: int | None,
     clip_seconds: float,
     wiener: float | None,
-    spatial_iterations: int,
+    spatial_iterations: int | None,
+    spatial_max_hz: float | None,
     gmd_root: Path | None,
     folder: Path | None,
     pattern: str | None,
@@ -98,6 +99,7 @@ def command(
     from larsnet.separator import check_alpha
 
     check_alpha(wiener)
+    rounds, top_hz = resolve_spatial(spatial_iterations, spatial_max_hz)
     kits = parse_kits(kit_values)
     if folder is None and pattern is not None:
         raise OptionError("--pattern describes a --folder layout; give --folder too")
@@ -133,8 +135,7 @@ def command(
         config = separator.model.config
         settings["architecture"] = f"{config.arch} {config.arch_params}"
     settings["wiener"] = "off" if wiener is None else f"alpha {wiener:g}"
-    if spatial_iterations:
-        settings["spatial wiener"] = f"{spatial_iterations} iterations"
+    settings["spatial wiener"] = describe_spatial(rounds, top_hz)
     settings.update(source)
     settings.update({"clip seconds": clip_seconds, "seed": seed, "seen kits": status.describe()})
     examples = examples_of(status)
@@ -145,8 +146,8 @@ def command(
         if bar is not None:
             bar.update(done - bar.n)
 
-    estimator = None if separator is None else separator_estimator(separator, wiener=wiener,
-                                                                        spatial_iterations=spatial_iterations)
+    estimator = None if separator is None else separator_estimator(separator, wiener=wiener, spatial_iterations=rounds,
+                                                                        spatial_max_hz=top_hz)
     try:
         evaluation = evaluate(examples, estimator, threshold_db=threshold_db, progress=progress,
                               total=total, settings=settings)

@@ -13,7 +13,8 @@ import click
 from tqdm import tqdm
 
 from larsnet.batch import LAYOUTS, MODES, BatchReporter, Failure, Job, SeparateOptions, run_batch
-from larsnet.commands.help_texts import SPATIAL_HELP
+from larsnet.commands.help_texts import spatial_options
+from larsnet.spatial_options import resolve_spatial
 
 DEVICES = ("cpu", "cuda", "mps", "auto")
 
@@ -74,10 +75,7 @@ class TqdmReporter(BatchReporter):
     "-w", "--wiener", type=float, default=None, metavar="ALPHA",
     help="Apply the alpha-Wiener filter with exponent ALPHA > 0 (stems then sum to the mix).",
 )
-@click.option(
-    "--spatial-iterations", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-    help=SPATIAL_HELP,
-)
+@spatial_options()
 @click.option(
     "-d", "--device", type=click.Choice(DEVICES), default="cpu", show_default=True,
     help="Torch device; auto picks cuda, then mps, then cpu.",
@@ -113,7 +111,8 @@ def command(
     input_opts: tuple[str, ...],
     out_dir: Path,
     wiener: float | None,
-    spatial_iterations: int,
+    spatial_iterations: int | None,
+    spatial_max_hz: float | None,
     device: str,
     model_spec: str,
     layout: str,
@@ -134,12 +133,14 @@ def command(
     specs = [*input_opts, *inputs]
     if not specs:
         raise click.UsageError("give at least one input: larsnet separate -i FOLDER (or FILE or 'GLOB')")
+    rounds, top_hz = resolve_spatial(spatial_iterations, spatial_max_hz, mode)
     options = SeparateOptions(
         out_dir=out_dir,
         layout=layout,
         name_template=name_template,
         wiener=wiener,
-        spatial_iterations=spatial_iterations,
+        spatial_iterations=rounds,
+        spatial_max_hz=top_hz,
         mode=mode,
         bit_depth=int(bit_depth),
         dither=not no_dither,

@@ -17,7 +17,8 @@ import click
 from tqdm import tqdm
 
 from larsnet.commands.evaluate import DEVICES, parse_kits
-from larsnet.commands.help_texts import SPATIAL_HELP
+from larsnet.commands.help_texts import describe_spatial, spatial_options
+from larsnet.spatial_options import resolve_spatial
 from larsnet.errors import OptionError
 from larsnet.stems import HELD_OUT_KITS, STEMS
 
@@ -51,8 +52,7 @@ so a hit ringing into the clip is not an onset at its first sample."""
               help="Reference hits of one stem closer than this count as one onset (0: never).")
 @click.option("-w", "--wiener", type=float, default=None, metavar="ALPHA",
               help="With --source model: the alpha-Wiener filter exponent.")
-@click.option("--spatial-iterations", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
-              help="With --source model: " + SPATIAL_HELP)
+@spatial_options("With --source model: ")
 @click.option("--bleed-db", "bleed_spec", default="auto", show_default=True,
               metavar="auto|off|DB|STEM[.OTHER]=DB[,...]",
               help="Bleed gate between stems: auto = the separated-stem gates with --source model, 16 dB "
@@ -79,7 +79,8 @@ def command(
     window_ms: float,
     merge_ms: float,
     wiener: float | None,
-    spatial_iterations: int,
+    spatial_iterations: int | None,
+    spatial_max_hz: float | None,
     bleed_spec: str,
     gmd_root: Path | None,
     out_dir: Path,
@@ -95,9 +96,10 @@ def command(
     from larsnet.separator import check_alpha
 
     check_alpha(wiener)
-    if source == "stems" and (wiener is not None or spatial_iterations or model_spec != "default"):
-        raise OptionError("--model, --wiener and --spatial-iterations apply to --source model; the true stems need "
-                          "no model")
+    if source == "stems" and (wiener is not None or spatial_iterations is not None or spatial_max_hz is not None
+                              or model_spec != "default"):
+        raise OptionError("--model, --wiener and --spatial-* apply to --source model; the true stems need no model")
+    rounds, top_hz = resolve_spatial(spatial_iterations, spatial_max_hz)
     bleed_db = parse_bleed(bleed_spec, source)
     kits = parse_kits(kit_values)
     if kits == "seen":
@@ -128,11 +130,10 @@ def command(
         from larsnet.api import load_model
 
         separator = load_model(model_spec, device=device)
-        transcriber = separator_transcriber(separator, transcribe, wiener=wiener,
-                                            spatial_iterations=spatial_iterations, settings=gate)
+        transcriber = separator_transcriber(separator, transcribe, wiener=wiener, spatial_iterations=rounds,
+                                            spatial_max_hz=top_hz, settings=gate)
         settings["wiener"] = "off" if wiener is None else f"alpha {wiener:g}"
-        if spatial_iterations:
-            settings["spatial wiener"] = f"{spatial_iterations} iterations"
+        settings["spatial wiener"] = describe_spatial(rounds, top_hz)
     else:
         transcriber = stems_transcriber(transcribe, settings=gate)
     settings["onset settings"] = "for separated stems" if source == "model" else "for recorded stems"

@@ -32,6 +32,7 @@ import numpy as np
 
 from larsnet.evaluation.metrics import (
     PRESENCE_THRESHOLD_DB, nsdr, oracle_irm, piece_transfer, rms_db)
+from larsnet.spatial_options import SPATIAL_MAX_HZ, spatial_kwargs
 from larsnet.stems import STEMS
 from larsnet.stft import Stft
 
@@ -158,10 +159,10 @@ class ClipScores:
 
 
 def separator_estimator(separator: Any, *, wiener: float | None = None, mode: str = "overlap",
-                        spatial_iterations: int = 0) -> Estimator:
-    """An :data:`Estimator` running ``separator.separate(mixture, wiener=..., mode=...)`` (and
-    ``spatial_iterations=`` when not 0, so separators without the filter still serve)."""
-    extra = {"spatial_iterations": spatial_iterations} if spatial_iterations else {}
+                        spatial_iterations: int = 0, spatial_max_hz: float = SPATIAL_MAX_HZ) -> Estimator:
+    """An :data:`Estimator` running ``separator.separate(mixture, wiener=..., mode=...)`` (and the
+    filter's arguments when it is on, so separators without the filter still serve)."""
+    extra = spatial_kwargs(spatial_iterations, spatial_max_hz)
 
     def estimate(mixture: np.ndarray) -> Mapping[str, np.ndarray]:
         return separator.separate(mixture, wiener=wiener, mode=mode, **extra)

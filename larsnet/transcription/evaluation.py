@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from larsnet.data.midi import Hit
+from larsnet.spatial_options import SPATIAL_MAX_HZ, spatial_kwargs
 from larsnet.stems import STEM_OF_PIECE, STEMS
 from larsnet.transcription.notes import Note
 
@@ -408,9 +409,10 @@ def stems_transcriber(transcribe: Callable[..., Sequence[Note]], **options: Any)
 
 
 def separator_transcriber(separator: Any, transcribe: Callable[..., Sequence[Note]], *, wiener: float | None = None,
-                          spatial_iterations: int = 0, **options: Any) -> Transcriber:
+                          spatial_iterations: int = 0, spatial_max_hz: float = SPATIAL_MAX_HZ,
+                          **options: Any) -> Transcriber:
     """Separate the example's mixture with ``separator``, then transcribe its stems (the full pipeline)."""
-    extra = {"spatial_iterations": spatial_iterations} if spatial_iterations else {}
+    extra = spatial_kwargs(spatial_iterations, spatial_max_hz)
 
     def run(ex: TranscriptionExample) -> Sequence[Note]:
         stems = separator.separate(ex.mixture, wiener=wiener, **extra)

@@ -92,14 +92,17 @@ class FakeSeparator:
     """Stands in for a LarsNet Separator where only the plumbing is under test (fast).
 
     Stem i is the input scaled by (i + 1) / 15, times the Wiener exponent if given, so
-    different params give different, deterministic outputs.
+    different params give different, deterministic outputs. The spatial filter's settings are
+    recorded in :attr:`spatial` and otherwise ignored.
     """
 
     sample_rate = 44100
     stems = ("kick", "snare", "toms", "hihat", "cymbals")
     calls = 0
+    spatial: dict = {}
 
-    def separate(self, audio, *, wiener=None, mode="overlap", progress=None):
+    def separate(self, audio, *, wiener=None, mode="overlap", progress=None, **spatial):
         FakeSeparator.calls += 1
+        FakeSeparator.spatial = spatial
         scale = 1.0 if wiener is None else float(wiener)
         return {s: (audio * np.float32((i + 1) / 15 * scale)).astype(np.float32) for i, s in enumerate(self.stems)}

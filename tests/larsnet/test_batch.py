@@ -53,8 +53,10 @@ class ScaledCopies:
         wiener: float | None = None,
         progress=None,
         total_frames: int | None = None,
+        **spatial,
     ) -> Iterator[dict[str, np.ndarray]]:
         self.calls.append("stream")
+        self.spatial = spatial
         pending = np.zeros((2, 0), np.float32)
         done = 0
         total = None if total_frames is None else -(-total_frames // 1000)
@@ -73,8 +75,10 @@ class ScaledCopies:
             progress(done + 1, total)
         yield self._split(pending)
 
-    def separate(self, audio: np.ndarray, *, wiener=None, mode="overlap", progress=None) -> dict[str, np.ndarray]:
+    def separate(self, audio: np.ndarray, *, wiener=None, mode="overlap", progress=None,
+                 **spatial) -> dict[str, np.ndarray]:
         self.calls.append(mode)
+        self.spatial = spatial
         if progress:
             progress(1, 1)
         return self._split(audio)

@@ -17,6 +17,7 @@ from larsnet.batch import SeparateOptions, run_batch
 from larsnet.checkpoint import load_model_file, save_model
 from larsnet.cli import main
 from larsnet.separator import Separator
+from larsnet.spatial_options import SPATIAL_ITERATIONS
 from larsnet.stems import STEMS
 from larsnet.unet import UNet
 
@@ -89,7 +90,8 @@ def test_cli_output_equals_the_library_and_wiener_is_applied(tmp_path: Path, mod
     src = write(tmp_path / "x.wav", x, subtype="FLOAT")
     separator = Separator(load_model_file(model_file))
     for alpha, folder in ((None, "plain"), (1.0, "wiener")):
-        args = ["separate", src, "-o", tmp_path / folder, "--model", model_file, "--bit-depth", "32", "-q"]
+        args = ["separate", src, "-o", tmp_path / folder, "--model", model_file, "--bit-depth", "32", "-q",
+                "--spatial-iterations", "0"]
         assert run(capsys, *args, *(["-w", str(alpha)] if alpha else []))[0] == 0
         stems = {s: read_audio(p, sample_rate=None)[0] for s, p in stem_files(tmp_path / folder, "x.wav").items()}
         expected = separator.separate(x, wiener=alpha)
@@ -116,6 +118,24 @@ def test_cli_spatial_wiener_equals_the_library_and_sums_to_the_mix(tmp_path: Pat
     np.testing.assert_allclose(sum(stems.values()), x, atol=2e-3)
 
 
+@pytest.mark.parametrize("mode, rounds", [("overlap", SPATIAL_ITERATIONS), ("official", 0)])
+def test_cli_runs_the_spatial_filter_by_default_except_in_the_official_mode(tmp_path: Path, model_file: Path,
+                                                                             capsys, mode: str, rounds: int) -> None:
+    """Users get the filter (below SPATIAL_MAX_HZ) unless they ask otherwise; the official mode stays the
+    authors' inference path."""
+    x = drum_like(1.0)
+    x[1] = np.roll(x[1], 30) * 0.8
+    src = write(tmp_path / "x.wav", x, subtype="FLOAT")
+    assert run(capsys, "separate", src, "-o", tmp_path / "o", "--model", model_file, "--bit-depth", "32", "-q",
+               "--mode", mode)[0] == 0
+    stems = {s: read_audio(p, sample_rate=None)[0] for s, p in stem_files(tmp_path / "o", "x.wav").items()}
+    expected = Separator(load_model_file(model_file)).separate(x, mode=mode, spatial_iterations=rounds)
+    for s in STEMS:
+        np.testing.assert_allclose(stems[s], expected[s], atol=1e-5)
+    if rounds:
+        np.testing.assert_allclose(sum(stems.values()), x, atol=2e-3)  # the filter's stems sum to the mix
+
+
 def test_streaming_batch_equals_whole_file_separation_across_chunks(tmp_path: Path) -> None:
     """Small chunks and blocks: many reads, two cross-faded chunks, same result."""
     separator = Separator(tiny_model(), chunk_frames=128, overlap_frames=64)  # ~3 s chunks, ~1.5 s hop
@@ -124,7 +144,7 @@ def test_streaming_batch_equals_whole_file_separation_across_chunks(tmp_path: Pa
     src = write(tmp_path / "long.wav", x, subtype="FLOAT")
     options = SeparateOptions(out_dir=tmp_path / "out", bit_depth=32, block_frames=10_000)
     assert run_batch([src], separator, options).exit_code == 0
-    expected = separator.separate(x)
+    expected = separator.separate(x, spatial_iterations=SPATIAL_ITERATIONS)  # the filter runs by default
     for stem, path in stem_files(tmp_path / "out", "long.wav").items():
         np.testing.assert_allclose(read_audio(path, sample_rate=None)[0], expected[stem], atol=1e-5)
 

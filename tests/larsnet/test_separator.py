@@ -207,3 +207,51 @@ def test_end_padding_mirrors_the_last_frames():
     seen.clear()
     sep._masks(spec, 512, predict)  # the official grid: zero-padded chunks
     assert seen[0].shape[-1] == 512 and not seen[0][0, ..., frames:].any()
+
+
+def _share_band_model():
+    from larsnet.bandnet import BandUNet
+    from larsnet.model import ModelConfig
+
+    torch.manual_seed(4)
+    params = {"width": 4, "depth": 2, "bands": 64, "full_res_bins": 16, "shares": True}
+    return BandUNet(ModelConfig(arch="band_unet", arch_params=params)).eval()
+
+
+@pytest.mark.parametrize("max_hz", [22050.0, 3000.0])
+def test_spatial_band_fast_path_matches_the_bin_mask_path(max_hz):
+    """Our share band models take the filter from band masks and the plain stems (cheap); the
+    result is that of bin masks through the filter, at any top frequency."""
+    wave = drum_like(3.0)
+    wave[1] = np.roll(wave[1], 30) * 0.8
+    fast = Separator(_share_band_model())
+    generic = Separator(_share_band_model())
+    generic._band_applier = None  # forces the path every model can take
+    a = fast.separate(wave, spatial_iterations=2, spatial_max_hz=max_hz)
+    b = generic.separate(wave, spatial_iterations=2, spatial_max_hz=max_hz)
+    for s in STEMS:
+        np.testing.assert_allclose(a[s], b[s], atol=2e-5 * np.abs(wave).max())
+
+
+def test_spatial_top_frequency_leaves_the_plain_split_above_it():
+    """Below the cutoff the filter, above it the plain stems: a lower cutoff moves the stems less
+    far from the plain ones, and they still sum to the mixture."""
+    wave = drum_like(3.0)
+    wave[1] = np.roll(wave[1], 30) * 0.8
+    sep = Separator(_share_band_model())
+    plain = sep.separate(wave)
+    moved, high = {}, {}
+    for hz in (1000.0, 22050.0):
+        stems = sep.separate(wave, spatial_iterations=2, spatial_max_hz=hz)
+        total = sum(stems.values())
+        assert 10 * np.log10(np.mean((total - wave) ** 2) / np.mean(wave**2)) < -40
+        moved[hz] = sum(float(np.sum((stems[s] - plain[s]) ** 2)) for s in STEMS)
+        # Above the cutoff the spectra are the plain ones: what changes there is the spread of the
+        # low bins' changing gains, under 1% of the change (a full-band filter: over 5%).
+        spectrum = sum(np.abs(np.fft.rfft(stems[s] - plain[s], axis=-1)) ** 2 for s in STEMS).sum(0)
+        high[hz] = spectrum[np.fft.rfftfreq(wave.shape[-1], 1 / 44_100) > 2000.0].sum() / spectrum.sum()
+    assert high[1000.0] < 0.01 < 0.05 < high[22050.0]
+    assert 0 < moved[1000.0] < moved[22050.0]
+    for bad in (0.0, -5.0, float("nan"), "high"):
+        with pytest.raises(OptionError, match="top frequency"):
+            sep.separate(wave, spatial_iterations=1, spatial_max_hz=bad)

@@ -178,10 +178,25 @@ def test_separate_spatial_wiener_sums_to_the_input_and_refuses_negative_rounds(t
     total = sum(out[s].samples for s in ("kick", "snare", "toms", "hihat", "cymbals"))
     assert abs(10 * np.log10(np.mean(total ** 2) / np.mean(wide.samples ** 2))) < 0.1
     assert 10 * np.log10(np.mean((total - wide.samples) ** 2) / np.mean(wide.samples ** 2)) < -30  # (no Nyquist bin)
-    plain = Separate().run({"in": wide}, SeparateParams(model=str(tiny_model), wiener=1.0), ctx())
+    plain = Separate().run({"in": wide}, SeparateParams(model=str(tiny_model), wiener=1.0, spatial_iterations=0), ctx())
     assert np.abs(out["kick"].samples - plain["kick"].samples).max() > 1e-4
     with pytest.raises(ValueError, match="spatial_iterations"):
         SeparateParams(spatial_iterations=-1)
+
+
+@pytest.mark.parametrize("params, expected", [
+    ({}, {"spatial_iterations": 3, "spatial_max_hz": 5512.5}),
+    ({"spatial_max_hz": 22050.0}, {"spatial_iterations": 3, "spatial_max_hz": 22050.0}),
+    ({"mode": "official"}, {}),
+    ({"mode": "official", "spatial_iterations": 2}, {"spatial_iterations": 2, "spatial_max_hz": 5512.5}),
+    ({"spatial_iterations": 0}, {}),
+])
+def test_separate_runs_the_spatial_filter_unless_told_otherwise(fast_separation, params, expected) -> None:
+    """The node gives users the filter by default; the official mode stays the authors' path."""
+    Separate().run({"in": noise()}, SeparateParams(**params), ctx())
+    assert fast_separation.spatial == expected
+    with pytest.raises(ValueError, match="spatial_max_hz"):
+        SeparateParams(spatial_max_hz=0)
 
 
 def test_separate_prepare_resolves_model_paths(tmp_path: Path) -> None:

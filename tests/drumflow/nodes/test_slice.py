@@ -27,7 +27,7 @@ class OracleSeparator:
     sample_rate = SAMPLE_RATE
     stems = STEMS
 
-    def separate(self, audio, *, wiener=None, mode="overlap", progress=None):
+    def separate(self, audio, *, wiener=None, mode="overlap", progress=None, **spatial):
         return {s: np.array(a[:, :audio.shape[1]]) for s, a in synthetic_stems().items()}
 
 

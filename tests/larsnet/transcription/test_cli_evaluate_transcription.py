@@ -64,7 +64,8 @@ def test_separated_stems_with_a_tiny_model(capsys, tmp_path, gmd_and_kit) -> Non
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--wiener", "1", "--kits", "Eval Kit"], 2, "--model, --wiener and --spatial-iterations apply to --source model"),
+        (["--wiener", "1", "--kits", "Eval Kit"], 2, "--model, --wiener and --spatial-* apply to --source model"),
+        (["--spatial-iterations", "0", "--kits", "Eval Kit"], 2, "--model, --wiener and --spatial-* apply"),
         (["--kits", "seen"], 2, "--kits seen is not available here"),
         (["--source", "model", "--model", "missing.pt", "--kits", "Eval Kit"], 1,
          "missing.pt: no such model file or folder"),
