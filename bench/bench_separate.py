@@ -8,11 +8,12 @@ Prints, for 60 s of stereo audio (override with --seconds):
     the same audio (the floor: non-overlapping chunks, no STFT, no I/O). Target <= 1.15.
 and, with --long-minutes (default 10), the RTF and peak RSS for a file of that length;
 with --spatial-iterations N, also the separation with N rounds of the multichannel Wiener
-filter and its time over the plain separation's, run by run.
+filter below --spatial-max-hz (the CLI's default: 2 rounds below 1378.125 Hz; 22050 filters every
+bin) and its time over the plain separation's, run by run.
 Each measurement runs in a fresh subprocess so peak RSS is its own; timings are medians.
 
     python bench/bench_separate.py [--seconds 60] [--repeats 3] [--long-minutes 10] [--model default|PATH]
-                                   [--spatial-iterations 3]
+                                   [--spatial-iterations 2] [--spatial-max-hz 1378.125]
 """
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ def build_model(spec: str):
     return resolve_model(spec)
 
 
-def child(mode: str, path: str, spec: str, spatial_iterations: int = 0) -> dict:
+def child(mode: str, path: str, spec: str, spatial_iterations: int = 0, spatial_max_hz: float = 1378.125) -> dict:
     """One measurement in this (fresh) process; prints JSON."""
     import torch
 
@@ -84,7 +85,8 @@ def child(mode: str, path: str, spec: str, spatial_iterations: int = 0) -> dict:
     else:
         with tempfile.TemporaryDirectory() as out:
             options = SeparateOptions(out_dir=Path(out), wiener=1.0 if mode == "spatial" else None,
-                                      spatial_iterations=spatial_iterations if mode == "spatial" else 0)
+                                      spatial_iterations=spatial_iterations if mode == "spatial" else 0,
+                                      spatial_max_hz=spatial_max_hz)
             found = find_audio_files([path])
             job = plan_outputs(found.files, options.out_dir, separator.stems).jobs[0]
             with torch.inference_mode():
@@ -96,9 +98,9 @@ def child(mode: str, path: str, spec: str, spatial_iterations: int = 0) -> dict:
     return {"mode": mode, "seconds": elapsed, "audio_s": info.frames / info.samplerate, "peak_rss_mb": peak_mb}
 
 
-def measure(mode: str, path: Path, spec: str, spatial_iterations: int = 0) -> dict:
+def measure(mode: str, path: Path, spec: str, spatial_iterations: int = 0, spatial_max_hz: float = 1378.125) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", mode, str(path), "--model", spec,
-                          "--spatial-iterations", str(spatial_iterations)],
+                          "--spatial-iterations", str(spatial_iterations), "--spatial-max-hz", str(spatial_max_hz)],
                          check=True, capture_output=True, text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -111,10 +113,13 @@ def main() -> None:
     parser.add_argument("--model", default="random", help="'random' (full LarsNet), 'default' or a model path")
     parser.add_argument("--spatial-iterations", type=int, default=0,
                         help="also time separation with this many multichannel Wiener rounds (0: skip)")
+    parser.add_argument("--spatial-max-hz", type=float, default=1378.125,
+                        help="the filter's top frequency (22050: every bin)")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], args.model, args.spatial_iterations)))
+        print(json.dumps(child(args.child[0], args.child[1], args.model, args.spatial_iterations,
+                               args.spatial_max_hz)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         short = Path(tmp) / "bench.wav"
@@ -124,7 +129,7 @@ def main() -> None:
             runs["spatial"] = []
         for _ in range(args.repeats):  # interleaved, so machine noise hits both alike
             for mode in runs:
-                runs[mode].append(measure(mode, short, args.model, args.spatial_iterations))
+                runs[mode].append(measure(mode, short, args.model, args.spatial_iterations, args.spatial_max_hz))
         fwd = statistics.median(r["seconds"] for r in runs["forward"])
         sep = statistics.median(r["seconds"] for r in runs["separate"])
         ratios = [s["seconds"] / f["seconds"] for s, f in zip(runs["separate"], runs["forward"])]
@@ -136,7 +141,7 @@ def main() -> None:
         if args.spatial_iterations:
             spatial = statistics.median(r["seconds"] for r in runs["spatial"])
             over = [a["seconds"] / b["seconds"] for a, b in zip(runs["spatial"], runs["separate"])]
-            print(f"  with {args.spatial_iterations} spatial Wiener rounds (-w 1): {spatial:.2f} s"
+            print(f"  with {args.spatial_iterations} spatial Wiener rounds below {args.spatial_max_hz:g} Hz (-w 1): {spatial:.2f} s"
                   f"  ({args.seconds / spatial:.1f}x real time); over plain separation, per run "
                   f"{', '.join(f'{r:.2f}' for r in over)}; peak RSS {max(r['peak_rss_mb'] for r in runs['spatial']):.0f} MB")
         if args.long_minutes:

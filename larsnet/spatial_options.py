@@ -7,23 +7,27 @@ import numbers
 
 from larsnet.errors import OptionError
 
-SPATIAL_ITERATIONS = 3
+SPATIAL_ITERATIONS = 2
 """The rounds of the multichannel Wiener filter (:func:`larsnet.wiener.spatial_wiener`) that
-``larsnet separate``, :func:`larsnet.separate` and the ``separate`` node run unless told otherwise.
-On the 90 held-out validation clips (``larsnet evaluate --split validation --wiener 1``, the
-session-8 default model) the mean nSDR is 7.94 dB without it and 8.97 after three rounds over all
-bins. With the textbook power weights (before :data:`larsnet.wiener.SPATIAL_EXPONENT`) one round
-gave 8.18, three 8.36 and six 8.41; with the shipped weights six rounds add 0.03 dB over three on
-40 clips. Each round adds less and costs as much."""
+``larsnet separate``, :func:`larsnet.separate` and the ``separate`` node run unless told otherwise
+(with :data:`SPATIAL_MAX_HZ`). Over every bin, three rounds are what the example graphs run: on
+the 90 held-out validation clips (``larsnet evaluate --split validation --wiener 1``, the
+session-8 default model) the mean nSDR is 7.94 dB without the filter and 8.97 with it. On 40
+validation clips (seed 9) below 5512.5 Hz, 1 / 2 / 3 rounds scored 8.30 / 8.48 / 8.52; with the
+textbook power weights (before :data:`larsnet.wiener.SPATIAL_EXPONENT`), over every bin, one
+round gave 8.18, three 8.36 and six 8.41 on the 90 clips. Each round adds less and costs as much."""
 
-SPATIAL_MAX_HZ = 5512.5
-"""The filter works on the bins below this frequency (512 of LarsNet's 2048); above it each stem is
+SPATIAL_MAX_HZ = 1378.125
+"""The filter works on the bins below this frequency (128 of LarsNet's 2048); above it each stem is
 the plain (alpha-Wiener) split. Where the drums overlap most, the kick, toms and snare bodies, is
 where a stem's place between the speakers parts it from the others. On 40 held-out validation
-clips (seed 9, 3 rounds) the mean nSDR was 7.51 dB without the filter and, with it below 1378 /
-2756 / 5512 / 11025 / 22050 Hz, 8.45 / 8.48 / 8.52 / 8.59 / 8.63. Separating 60 s took 1.10 / 1.20
-/ 1.29 / 1.93 / 2.87 times as long as without the filter (medians of 5, one thread), because the
-band model's plain stems are kept above the cutoff and only the bins below it are filtered."""
+clips (seed 9) the mean nSDR was 7.51 dB without the filter; with 3 rounds below 1378 / 2756 /
+5512 / 11025 / 22050 Hz 8.45 / 8.48 / 8.52 / 8.59 / 8.63, and with 2 rounds below 1378 / 2756 /
+4134 / 5512 / 11025 Hz 8.41 / 8.44 / 8.46 / 8.48 / 8.54. Separating 60 s in process (2 threads,
+medians of 5) took 1.05 times the plain time with 2 rounds below 1378 Hz, 1.17 below 2756, 1.33
+below 4134, and 1.35 with 3 rounds below 5512 (over every bin: 2.3-2.9 times). The band model's
+plain stems are kept above the cutoff, so only the bins below it pay. The default keeps 81% of
+the full filter's gain for 5% of the time; the example graphs filter every bin."""
 
 FULL_BAND_HZ = 22050.0
 """A top frequency that covers every bin (the Nyquist frequency at 44.1 kHz)."""

@@ -11,8 +11,8 @@ SPATIAL_HELP = (f"Rounds of the multichannel Wiener filter after the masks (0: o
                 "each stem's stereo image is estimated and used, which lifts the kick, snare and toms most. "
                 "Stems then sum to the mix.")
 SPATIAL_MAX_HELP = (f"The filter works below this frequency, the plain split above [default: {SPATIAL_MAX_HZ:g}, "
-                    f"about 1.3x the plain time]; {FULL_BAND_HZ:g} filters every bin (about 2.5x the time, "
-                    "+0.1 dB).")
+                    f"about 1.05x the plain time]; {FULL_BAND_HZ:g} filters every bin (with 3 rounds: about 2.5x "
+                    "the time, +0.2 dB).")
 
 
 def spatial_options(prefix: str = ""):
@@ -27,7 +27,7 @@ def spatial_options(prefix: str = ""):
 
 
 def describe_spatial(iterations: int, max_hz: float) -> str:
-    """One line for reports: ``3 iterations below 5512.5 Hz`` or ``off``."""
+    """One line for reports: ``2 iterations below 1378.12 Hz`` or ``off``."""
     if not iterations:
         return "off"
     return f"{iterations} iterations" + ("" if max_hz >= FULL_BAND_HZ else f" below {max_hz:g} Hz")

@@ -185,10 +185,10 @@ def test_separate_spatial_wiener_sums_to_the_input_and_refuses_negative_rounds(t
 
 
 @pytest.mark.parametrize("params, expected", [
-    ({}, {"spatial_iterations": 3, "spatial_max_hz": 5512.5}),
-    ({"spatial_max_hz": 22050.0}, {"spatial_iterations": 3, "spatial_max_hz": 22050.0}),
+    ({}, {"spatial_iterations": 2, "spatial_max_hz": 1378.125}),
+    ({"spatial_max_hz": 22050.0}, {"spatial_iterations": 2, "spatial_max_hz": 22050.0}),
     ({"mode": "official"}, {}),
-    ({"mode": "official", "spatial_iterations": 2}, {"spatial_iterations": 2, "spatial_max_hz": 5512.5}),
+    ({"mode": "official", "spatial_iterations": 3}, {"spatial_iterations": 3, "spatial_max_hz": 1378.125}),
     ({"spatial_iterations": 0}, {}),
 ])
 def test_separate_runs_the_spatial_filter_unless_told_otherwise(fast_separation, params, expected) -> None:
