@@ -147,9 +147,11 @@ def main() -> None:
         if args.long_minutes:
             long = Path(tmp) / "long.wav"
             sf.write(long, drum_audio(args.long_minutes * 60, seed=1), 44_100, subtype="PCM_16")
-            result = measure("separate", long, args.model)
-            print(f"  {args.long_minutes:.0f}-minute file: {result['seconds']:.1f} s  RTF {result['seconds'] / result['audio_s']:.3f}"
-                  f"  peak RSS {result['peak_rss_mb']:.0f} MB")
+            for mode in ("separate", "spatial") if args.spatial_iterations else ("separate",):
+                result = measure(mode, long, args.model, args.spatial_iterations, args.spatial_max_hz)
+                label = "" if mode == "separate" else f" with the filter ({args.spatial_iterations} rounds)"
+                print(f"  {args.long_minutes:.0f}-minute file{label}: {result['seconds']:.1f} s  RTF "
+                      f"{result['seconds'] / result['audio_s']:.3f}  peak RSS {result['peak_rss_mb']:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -193,36 +193,40 @@ class Separator:
     def _spatial(self, spec: torch.Tensor, mag: torch.Tensor, wiener: float | None, grid: int | None,
                  iterations: int, length: int, max_hz: float) -> np.ndarray:
         """The multichannel Wiener path (:func:`larsnet.wiener.spatial_wiener`) on the bins below
-        ``max_hz``, started from the alpha-Wiener split (alpha 1 if ``wiener`` is None).
-
-        A share-mask band model (ours) takes the plain path's band masks: every stem is the
-        plain estimate, with its bins below the cutoff replaced by the filtered ones, so only
-        those bins pay for bin masks and the filter. Other models form bin masks for all bins."""
+        ``max_hz``, started from the alpha-Wiener split (alpha 1 if ``wiener`` is None)."""
         max_bin = spatial_bins(max_hz, self.model.config.sample_rate, self.model.config.n_fft, self.n_bins)
-        fast = self._band_applier is not None and self.model.masks_sum_to_one and wiener in (None, 1)
-        if fast:
-            band = self._masks(mag, grid, self.model.band_masks)  # (S, C, K, T)
-            low = torch.matmul(band.transpose(-1, -2), self.model.band_interpolation[:, :max_bin])  # (S, C, T, f)
-            estimates = low.transpose(-1, -2).mul_(mag[:, :max_bin])
-        else:
-            masks = self._masks(mag, grid, self.model.masks)  # (S, C, n_bins, T)
-            estimates = masks.mul_(mag[:, : masks.shape[-2]])
-        stems_count, bins = estimates.shape[0], (max_bin if fast else estimates.shape[-2])
+        if self._band_applier is not None and self.model.masks_sum_to_one and wiener in (None, 1):
+            return self._spatial_low_bins(spec, mag, grid, iterations, length, max_bin)
+        masks = self._masks(mag, grid, self.model.masks)  # (S, C, n_bins, T)
+        estimates = masks.mul_(mag[:, : masks.shape[-2]])
+        stems_count, bins = estimates.shape[0], estimates.shape[-2]
         out = self._scratch.get("spatial", masked_shape(stems_count, spec), mag.dtype, mag.device)
+        out[..., bins:, :].zero_()
         target = torch.view_as_complex(out).transpose(-1, -2)  # (S, C, F, T) view, time-major
         spatial_wiener(estimates, spec[:, :bins], iterations, alpha=wiener or 1.0, out=target[:, :, :bins],
-                       max_bin=None if fast else max_bin)
+                       max_bin=max_bin)
         stems = torch.empty((stems_count, spec.shape[0], length), dtype=mag.dtype)
-        if fast:
-            plain = self._scratch.get("masked", masked_shape(1, spec), mag.dtype, mag.device)
-            for s in range(stems_count):
-                stem = self._band_applier(spec, band[s : s + 1], plain)
-                stem[0, :, :bins] = target[s, :, :bins]
-                stems[s] = self.stft.inverse(stem, length)[0]
-            return stems.numpy()
-        out[..., bins:, :].zero_()
         for s in range(stems_count):
             stems[s] = self.stft.inverse(target[s : s + 1], length)[0]
+        return stems.numpy()
+
+    def _spatial_low_bins(self, spec: torch.Tensor, mag: torch.Tensor, grid: int | None, iterations: int,
+                          length: int, max_bin: int) -> np.ndarray:
+        """The filter for a share-mask band model (ours): every stem is the plain path's estimate
+        from its band masks, with the bins below ``max_bin`` replaced by the filtered ones. Only
+        those bins pay for bin masks (from the few bands that reach them) and the filter, and
+        only their spectra are held for all stems at once (10 MB per chunk below 1378 Hz)."""
+        band = self._masks(mag, grid, self.model.band_masks)  # (S, C, K, T)
+        interpolation = self.model.band_interpolation[:, :max_bin]
+        reach = int(torch.nonzero(interpolation.abs().sum(dim=1)).max()) + 1  # bands that reach these bins
+        low = torch.matmul(band[..., :reach, :].transpose(-1, -2), interpolation[:reach])  # (S, C, T, f)
+        filtered = spatial_wiener(low.transpose(-1, -2).mul_(mag[:, :max_bin]), spec[:, :max_bin], iterations)
+        stems = torch.empty((band.shape[0], spec.shape[0], length), dtype=mag.dtype)
+        plain = self._scratch.get("masked", masked_shape(1, spec), mag.dtype, mag.device)
+        for s in range(band.shape[0]):
+            stem = self._band_applier(spec, band[s : s + 1], plain)
+            stem[0, :, :max_bin] = filtered[s]
+            stems[s] = self.stft.inverse(stem, length)[0]
         return stems.numpy()
 
     # --- public API ---------------------------------------------------------------
