@@ -30,6 +30,7 @@ from larsnet.checkpoint import save_model
 from larsnet.errors import CheckpointError
 from larsnet.model import ModelConfig, SeparationModel, build_model
 from larsnet.separator import Separator
+from larsnet.spatial_options import FULL_BAND_HZ, spatial_kwargs
 from larsnet.stft import Stft
 from larsnet.train.losses import (BandProjection, band_nsdr_loss, masked_l1, spatial_nsdr, spectral_leak,
                                   spectral_nsdr)
@@ -65,7 +66,8 @@ class TrainConfig:
     weight_spatial: float = 0.0
     """Weight of the nSDR of the stems after the multichannel Wiener filter (added to the band
     loss, so the masks stay good without the filter too); see :func:`larsnet.train.losses.spatial_nsdr`.
-    Validation then separates with the filter (``spatial_rounds`` rounds), so ``best.pt`` is chosen by it."""
+    Validation then separates with the filter (``spatial_rounds`` rounds over every bin), so ``best.pt``
+    is chosen by it."""
     spatial_rounds: int = 3
     grad_clip: float = 5.0
     seed: int = 0
@@ -342,10 +344,10 @@ class Trainer:
         model.eval()
         separator = Separator(model, device=self.device)
         scores: dict[str, list[float]] = {stem: [] for stem in self.model.stems}
-        # A run trained through the filter is chosen by what the filter gives.
-        rounds = self.config.spatial_rounds if self.config.weight_spatial else 0
+        # A run trained through the filter is chosen by what the filter gives, over every bin as in its loss.
+        spatial = spatial_kwargs(self.config.spatial_rounds if self.config.weight_spatial else 0, FULL_BAND_HZ)
         for mixture, stems in clips:
-            estimates = separator.separate(mixture, spatial_iterations=rounds)
+            estimates = separator.separate(mixture, **spatial)
             for i, stem in enumerate(model.stems):
                 if present(stems[i]):
                     scores[stem].append(nsdr(stems[i], estimates[stem]))

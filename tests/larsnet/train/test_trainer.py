@@ -196,16 +196,17 @@ def test_moving_average_decay_out_of_range_is_refused(tmp_path):
         Trainer(small_config(ema_decay=1.0), tmp_path)
 
 
-@pytest.mark.parametrize("weight, rounds", [(0.0, 0), (1.0, 2)])
+@pytest.mark.parametrize("weight, rounds", [(0.0, (0, None)), (1.0, (2, 22050.0))])
 def test_a_run_through_the_filter_validates_with_it(tmp_path, monkeypatch, weight, rounds):
-    """best.pt of a run trained through the filter is chosen by what the filter gives."""
+    """best.pt of a run trained through the filter is chosen by what the filter gives, over every
+    bin as in the loss."""
     from larsnet.separator import Separator
 
     seen = []
     original = Separator.separate
 
     def spy(self, audio, **kwargs):
-        seen.append(kwargs.get("spatial_iterations", 0))
+        seen.append((kwargs.get("spatial_iterations", 0), kwargs.get("spatial_max_hz")))
         return original(self, audio, **kwargs)
 
     monkeypatch.setattr(Separator, "separate", spy)
