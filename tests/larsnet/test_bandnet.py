@@ -76,3 +76,15 @@ def test_band_path_separates_like_bin_masks_over_many_chunks(mode):
     for stem in ref:
         np.testing.assert_allclose(ours[stem], ref[stem], atol=2e-6)
         np.testing.assert_allclose(again[stem], generic.separate(audio[:, : 5 * 44_100], mode=mode)[stem], atol=2e-6)
+
+
+def test_band_pooling_is_the_mean_of_each_band_in_any_layout():
+    """The separator hands the model time-major spectra (bins contiguous), the trainer other
+    layouts; both pool to the plain mean of each band's bins."""
+    model = _model()
+    torch.manual_seed(1)
+    time_major = torch.rand(1, 2, 40, 2049).transpose(-1, -2)[:, :, :2048]  # as the separator slices stft output
+    expected = torch.stack([time_major[:, :, a:b].mean(dim=2) for a, b in zip(model.edges[:-1], model.edges[1:])],
+                           dim=2)
+    for mag in (time_major, time_major.contiguous()):
+        np.testing.assert_allclose(model.pool(mag).numpy(), expected.numpy(), rtol=1e-4, atol=1e-6)
