@@ -21,7 +21,7 @@ from larsnet.errors import AudioInputError, OptionError
 from larsnet.masking import BandMaskApplier, apply_masks, masked_shape
 from larsnet.model import SeparationModel
 from larsnet.scratch import ScratchBuffers
-from larsnet.stft import Stft
+from larsnet.stft import Stft, magnitude
 from larsnet.spatial_options import SPATIAL_MAX_HZ, check_spatial
 from larsnet.wiener import spatial_wiener, wiener_shares
 
@@ -168,7 +168,7 @@ class Separator:
         length = wave.shape[-1]
         x = self.stft.pad_end(torch.from_numpy(np.ascontiguousarray(wave)).to(self.device))
         spec = self.stft.forward(x)  # (C, F, T) complex
-        mag = spec.abs()
+        mag = magnitude(spec)
         if spatial_iterations:
             return self._spatial(spec, mag, wiener, grid, spatial_iterations, length, spatial_max_hz)
         if wiener is not None and not (wiener == 1 and self.model.masks_sum_to_one):

@@ -16,6 +16,16 @@ _PASS_BYTES = 16 << 20
 """Input bytes per irfft pass in :meth:`Stft.inverse` (half of glibc's largest mmap threshold)."""
 
 
+def magnitude(spec: torch.Tensor) -> torch.Tensor:
+    """``|spec|`` of a complex spectrogram, in its layout.
+
+    ``Tensor.abs`` of a complex tensor goes through ``hypot`` element by element: 22 ms for a
+    23.8 s stereo chunk, against 5 ms for ``sqrt(re^2 + im^2)``, which agrees to float32
+    rounding (spectra of audio are far from where ``hypot``'s overflow guard matters)."""
+    pairs = torch.view_as_real(spec)
+    return (pairs[..., 0].square() + pairs[..., 1].square()).sqrt_()
+
+
 class Stft:
     """STFT / iSTFT pair sharing one window.
 

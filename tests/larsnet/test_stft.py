@@ -41,3 +41,12 @@ def test_inverse_equals_torch_istft_on_any_spectrogram(length):
     longer = stft.inverse(spec, (frames + 8) * 1024)  # past the frames: zeros, as torch.istft pads
     torch.testing.assert_close(longer[..., :length], reference)
     assert torch.equal(longer[..., (frames + 3) * 1024:], torch.zeros_like(longer[..., (frames + 3) * 1024:]))
+
+
+def test_magnitude_equals_abs_in_the_same_layout():
+    from larsnet.stft import magnitude
+
+    spec = Stft().forward(torch.randn(2, 44_100))[:, :2048]  # a sliced, time-major view
+    got = magnitude(spec)
+    assert got.stride() == spec.abs().stride()
+    torch.testing.assert_close(got, spec.abs(), rtol=1e-6, atol=1e-7)
