@@ -248,7 +248,7 @@ class Separator:
         0 (off) here, the primitive; :func:`larsnet.separate`, ``larsnet separate`` and the
         ``separate`` node run :data:`~larsnet.spatial_options.SPATIAL_ITERATIONS`.
         ``spatial_max_hz``: the filter works below this frequency, the alpha-Wiener split above
-        (:data:`~larsnet.spatial_options.SPATIAL_MAX_HZ`: 1.05 times the plain time; over all bins
+        (:data:`~larsnet.spatial_options.SPATIAL_MAX_HZ`: about 1.1 times the plain time; over all bins
         2.3-2.9 times).
         """
         check_alpha(wiener)

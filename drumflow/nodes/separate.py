@@ -24,7 +24,7 @@ class SeparateParams(Params):
         "and toms most")
     spatial_max_hz: float = Field(
         SPATIAL_MAX_HZ, gt=0.0, description="the filter works below this frequency, the plain split above "
-        f"({SPATIAL_MAX_HZ:g} Hz: about 1.05x the plain time; {FULL_BAND_HZ:g}: every bin, with 3 rounds about 2.5x, "
+        f"({SPATIAL_MAX_HZ:g} Hz: about 1.1x the plain time; {FULL_BAND_HZ:g}: every bin, with 3 rounds about 2.5x, "
         "0.2 dB better)")
     device: str = Field("cpu", description="torch device: cpu, cuda, cuda:1, mps")
     mode: Literal["overlap", "official"] = Field(

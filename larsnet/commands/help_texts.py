@@ -11,7 +11,7 @@ SPATIAL_HELP = (f"Rounds of the multichannel Wiener filter after the masks (0: o
                 "each stem's stereo image is estimated and used, which lifts the kick, snare and toms most. "
                 "Stems then sum to the mix.")
 SPATIAL_MAX_HELP = (f"The filter works below this frequency, the plain split above [default: {SPATIAL_MAX_HZ:g}, "
-                    f"about 1.05x the plain time]; {FULL_BAND_HZ:g} filters every bin (with 3 rounds: about 2.5x "
+                    f"about 1.1x the plain time]; {FULL_BAND_HZ:g} filters every bin (with 3 rounds: about 2.5x "
                     "the time, +0.2 dB).")
 
 
