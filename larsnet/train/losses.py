@@ -130,12 +130,6 @@ def band_nsdr_loss(
     return -nsdr / 10.0 + absent_weight * leak, nsdr, leak
 
 
-TRAIN_LOAD_FLOOR = 1e-6
-"""The least diagonal loading of the filter in training, in magnitude units (a full-scale sine
-reaches about 1e3). Inference's 1e-12 is safe forward, but where a segment is digitally silent
-the gradient of ``C^-1 x`` goes through ``1 / det^2``, which underflows float32 and gives NaN."""
-
-
 def spatial_nsdr(
     estimates: torch.Tensor,
     stem_spec: torch.Tensor,
@@ -157,8 +151,7 @@ def spatial_nsdr(
         parts = [spatial_covariances(estimates[b].detach(), mix_spec[b], rounds) for b in range(estimates.shape[0])]
         covariances = tuple(torch.stack([c[k] for c in parts]) for k in range(3))  # (B, F, S) each
     power = spatial_weights(estimates.permute(0, 3, 1, 2, 4), channel_dim=3)  # (B, F, S, T)
-    left, right = form_spatial_stems(power, covariances, mix_spec[:, 0], mix_spec[:, 1],  # type: ignore[arg-type]
-                                     floor=TRAIN_LOAD_FLOOR)
+    left, right = form_spatial_stems(power, covariances, mix_spec[:, 0], mix_spec[:, 1])  # type: ignore[arg-type]
     target = stem_spec.permute(0, 3, 1, 2, 4)  # (B, F, S, 2, T)
     error = ((target[..., 0, :] - left).abs().square() + (target[..., 1, :] - right).abs().square()).sum(dim=(1, 3))
     energy = target.abs().square().sum(dim=(1, 3, 4))  # (B, S)

@@ -106,8 +106,8 @@ def test_spatial_nsdr_scores_what_the_inference_filter_gives():
 
 
 def test_spatial_nsdr_gradients_are_finite_on_silence_and_raise_the_score():
-    """A digitally silent example must not give NaN gradients (the loading floor), and a step
-    along the gradient of the weights improves the filtered stems."""
+    """A digitally silent example (and a silent start) must not give NaN gradients through
+    ``C^-1 x``, and a step along the gradient of the weights improves the filtered stems."""
     from larsnet.train.losses import spatial_nsdr
 
     stft = Stft()
