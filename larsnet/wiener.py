@@ -187,7 +187,7 @@ def _block_covariances(est: torch.Tensor, mix: torch.Tensor, iterations: int, al
                                 _per_bin(left * right, xl * xr.conj())[0], tiny)
     squared = power.square() if iterations > 1 else None  # v_j^2, for the covariance updates between rounds
     for _ in range(iterations - 1):
-        gl, gr, _ = _whitened(power_t, (r11, r22, r12), xl, xr, regularization, LOAD_FLOOR)
+        gl, gr, _ = _whitened(power_t, (r11, r22, r12), xl, xr, regularization)
         g11, g22, g12 = _per_bin(
             squared, gl.real.square() + gl.imag.square(), gr.real.square() + gr.imag.square(), gl * gr.conj())
         # R G R, written out for 2 x 2 Hermitian matrices.
@@ -204,13 +204,13 @@ def spatial_weights(est: torch.Tensor, exponent: float = SPATIAL_EXPONENT, *, ch
 
 
 def _whitened(power_t: torch.Tensor, covariances: Covariances, xl: torch.Tensor, xr: torch.Tensor,
-              regularization: float, floor: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+              regularization: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``g = C^-1 x`` with ``C = sum_j v_j R_j``, loaded on the diagonal, and the loading.
 
     ``power_t[..., f, T, S]``, each covariance ``[..., f, S]``, ``x[..., f, T]``."""
     r11, r22, r12 = covariances
     a, d, b = _mix_in_any(power_t, r11, r22, r12)
-    load = regularization * 0.5 * (a + d) + floor
+    load = regularization * 0.5 * (a + d) + LOAD_FLOOR
     a, d = a + load, d + load
     det = a * d - (b.real.square() + b.imag.square())
     return (d * xl - b * xr) / det, (a * xr - b.conj() * xl) / det, load
@@ -226,8 +226,7 @@ def _mix_in_any(power_t: torch.Tensor, *values: torch.Tensor) -> list[torch.Tens
 
 
 def form_spatial_stems(power: torch.Tensor, covariances: Covariances, xl: torch.Tensor, xr: torch.Tensor,
-                       regularization: float = SPATIAL_REGULARIZATION, floor: float = LOAD_FLOOR
-                       ) -> tuple[torch.Tensor, torch.Tensor]:
+                       regularization: float = SPATIAL_REGULARIZATION) -> tuple[torch.Tensor, torch.Tensor]:
     """The stems' left and right spectra ``[..., f, S, T]``: ``y_j = v_j R_j C^-1 x``.
 
     ``power[..., f, S, T]`` the weights ``v_j``, the covariances ``[..., f, S]``, ``x[..., f, T]``.
@@ -235,7 +234,7 @@ def form_spatial_stems(power: torch.Tensor, covariances: Covariances, xl: torch.
     fixed). The stems then sum to ``x - load * g``; that remainder is shared out by ``v_j``, so
     they sum to the mixture."""
     r11, r22, r12 = covariances
-    gl, gr, load = _whitened(power.transpose(-1, -2), covariances, xl, xr, regularization, floor)
+    gl, gr, load = _whitened(power.transpose(-1, -2), covariances, xl, xr, regularization)
     tiny = torch.finfo(power.dtype).tiny ** 0.5
     spare = (load / (power.sum(dim=-2) + tiny)).unsqueeze(-2)  # (..., f, 1, T)
     gl, gr = gl.unsqueeze(-2), gr.unsqueeze(-2)
