@@ -347,7 +347,6 @@ class SeparateOptions:
         if self.block_frames <= 0:
             raise OptionError(f"block size must be positive, got {self.block_frames}")
 
-
     @property
     def spatial_rounds(self) -> int:
         """The filter rounds this batch runs (the mode's default when none were given)."""

@@ -14,8 +14,8 @@ import click
 from tqdm import tqdm
 
 from larsnet.commands.help_texts import describe_spatial, spatial_options
-from larsnet.spatial_options import resolve_spatial
 from larsnet.errors import OptionError
+from larsnet.spatial_options import resolve_spatial
 from larsnet.stems import HELD_OUT_KITS
 
 if TYPE_CHECKING:  # the evaluation stack imports torch: only when the command runs

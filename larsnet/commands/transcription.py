@@ -18,8 +18,8 @@ from tqdm import tqdm
 
 from larsnet.commands.evaluate import DEVICES, parse_kits
 from larsnet.commands.help_texts import describe_spatial, spatial_options
-from larsnet.spatial_options import resolve_spatial
 from larsnet.errors import OptionError
+from larsnet.spatial_options import resolve_spatial
 from larsnet.stems import HELD_OUT_KITS, STEMS
 
 PREROLL_S = 1.0
