@@ -27,7 +27,8 @@ clips (seed 9) the mean nSDR was 7.51 dB without the filter; with 3 rounds below
 medians of 5) took 1.05 times the plain time with 2 rounds below 1378 Hz, 1.17 below 2756, 1.33
 below 4134, and 1.35 with 3 rounds below 5512 (over every bin: 2.3-2.9 times). The band model's
 plain stems are kept above the cutoff, so only the bins below it pay. The default keeps 81% of
-the full filter's gain for 5-10% more time (``bench/bench_separate.py``: 1.1x); the example graphs filter every bin."""
+the full filter's gain for 5-10% more time (``bench/bench_separate.py``: 1.1x); the example
+graphs filter every bin."""
 
 FULL_BAND_HZ = 22050.0
 """A top frequency that covers every bin (the Nyquist frequency at 44.1 kHz)."""

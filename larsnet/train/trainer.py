@@ -275,14 +275,20 @@ class Trainer:
             parts["nsdr_db"] = float(score.detach())
             parts["leak"] = float(leak.detach())
         if config.weight_spatial:
-            spatial = spatial_nsdr(masks * mix_mag[:, None], stem_spec, mix_spec, _rms_db(stems) > PRESENT_DB,
-                                   config.spatial_rounds)
-            total = total - config.weight_spatial * spatial / 10.0
-            parts["spatial_nsdr_db"] = float(spatial.detach())
+            total = total + self._spatial_term(masks * mix_mag[:, None], stem_spec, mix_spec,
+                                               _rms_db(stems) > PRESENT_DB, parts)
         with torch.no_grad():  # watch for collapse: mean mask per stem
             for i, stem in enumerate(self.model.stems):
                 parts[f"mask_{stem}"] = float(masks[:, i].mean())
         return total, parts
+
+    def _spatial_term(self, estimates: torch.Tensor, stem_spec: torch.Tensor, mix_spec: torch.Tensor,
+                      present: torch.Tensor, parts: dict[str, float]) -> torch.Tensor:
+        """The loss term through the spatial filter (to add; the nSDR as dB/10, like the band loss),
+        logged in ``parts``."""
+        spatial = spatial_nsdr(estimates, stem_spec, mix_spec, present, self.config.spatial_rounds)
+        parts["spatial_nsdr_db"] = float(spatial.detach())
+        return -self.config.weight_spatial * spatial / 10.0
 
     def _band_loss(self, stems: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """nSDR + leak loss evaluated exactly at band resolution (models with ``band_masks``)."""
@@ -306,10 +312,7 @@ class Trainer:
                                            absent_weight=self.config.weight_leak)
         parts = {"nsdr_db": float(score.detach()), "leak": float(leak.detach())}
         if self.config.weight_spatial:
-            spatial = spatial_nsdr(model.unpool(band) * mix_mag[:, None], stem_spec, mix_spec, present,
-                                   self.config.spatial_rounds)
-            loss = loss - self.config.weight_spatial * spatial / 10.0
-            parts["spatial_nsdr_db"] = float(spatial.detach())
+            loss = loss + self._spatial_term(model.unpool(band) * mix_mag[:, None], stem_spec, mix_spec, present, parts)
         with torch.no_grad():
             for i, stem in enumerate(model.stems):
                 parts[f"mask_{stem}"] = float(band[:, i].mean())
