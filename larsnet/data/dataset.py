@@ -76,9 +76,16 @@ def load_performances(
 
 
 def _kits_by_name(names: Sequence[str]) -> list[MappedKit]:
+    """Installed kits through discovery; ``synthetic-metal-<seed>`` names are generated
+    (:mod:`larsnet.data.metal`), so a training command can mix them in by name."""
     from larsnet.data import discovery
+    from larsnet.data.metal import make_metal_kit, metal_kit_seed
 
-    return [discovery.get_kit(name) for name in names]
+    kits = []
+    for name in names:
+        seed = metal_kit_seed(name)
+        kits.append(make_metal_kit(seed) if seed is not None else discovery.get_kit(name))
+    return kits
 
 
 def _default_training_kit_names() -> list[str]:
