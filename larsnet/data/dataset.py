@@ -31,7 +31,7 @@ from scipy import signal
 from torch.utils.data import Dataset, IterableDataset, get_worker_info
 
 from larsnet.data.gmd import GmdRecord, read_gmd
-from larsnet.data.kit import MappedKit
+from larsnet.data.kit import MappedKit, VelocityLayer
 from larsnet.data.midi import Hit, Performance, read_drum_midi
 from larsnet.data.sampler import render_pieces
 from larsnet.data.stemgmd import DEFAULT_PATTERN, StemGMDItem, scan_stemgmd
@@ -142,6 +142,14 @@ class Augmentation:
     also get a random bell (200 Hz-8 kHz, +-``eq_db``); shelves tilt a kit, a bell
     moves the resonances (a snare's body, a tom's pitch) that tell one kit from another.
     It is 0 by default, so runs made before it existed draw the same examples.
+    ``hats_from_cymbals``: share of hi-hat stems whose hats are played by a cymbal of the same
+    kit: the open hat by its crash (or ride), choked by the next closed hat as any open hat is, and
+    the closed hat by that cymbal cut short (an exponential fade, time constant uniform in
+    ``hats_from_cymbals_fade_ms``). Why: ForzeeStereo's open hat is as dark and long as a crash
+    (spectral centroid 2.4 kHz, about 0.9 s to -30 dB) and 75% of it goes to the cymbal stem;
+    darker hats (``metal_tilt``, ``hat_pitch``) and generated metal kits did not change that.
+    A real cymbal played on the hi-hat's part leaves only the part itself (the steady pattern,
+    the choke) to say "hi-hat". 0 by default, as ``eq_peak``.
     ``hat_pitch``: share of hi-hat stems pitched down by whole semitones in ``hat_semitones``
     instead of the ``pitch_shift`` draw. The sampler resamples, so a hat an octave down is
     half as bright and rings twice as long. Why: ForzeeStereo's open hat (spectral centroid
@@ -183,6 +191,8 @@ class Augmentation:
     eq_peak: float = 0.0
     hat_pitch: float = 0.0
     hat_semitones: tuple[float, float] = (-12.0, -3.0)
+    hats_from_cymbals: float = 0.0
+    hats_from_cymbals_fade_ms: tuple[float, float] = (20.0, 80.0)
     metal_tilt: float = 0.0
     metal_tilt_db: tuple[float, float] = (-15.0, 6.0)
     stereo_spread: float = 0.0
@@ -191,7 +201,7 @@ class Augmentation:
 
     def __post_init__(self) -> None:
         for name in ("p_example", "kit_swap", "doubling", "pitch_shift", "saturation", "lr_swap", "gain", "reverb", "eq",
-                     "eq_peak", "hat_pitch", "metal_tilt", "stereo_spread"):
+                     "eq_peak", "hat_pitch", "hats_from_cymbals", "metal_tilt", "stereo_spread"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise OptionError(f"augmentation probability {name} must be in [0, 1], got {value}")
@@ -202,6 +212,10 @@ class Augmentation:
         low, high = self.hat_semitones
         if not low <= high:
             raise OptionError(f"hat_semitones must be a range LO,HI with LO <= HI, got {self.hat_semitones}")
+        low, high = self.hats_from_cymbals_fade_ms
+        if not 0.0 < low <= high:
+            raise OptionError(f"hats_from_cymbals_fade_ms must be a range LO,HI with 0 < LO <= HI, "
+                              f"got {self.hats_from_cymbals_fade_ms}")
 
 
 NO_AUGMENTATION = Augmentation(p_example=0.0)
@@ -324,6 +338,22 @@ def convolve_tail(x: np.ndarray, ir: np.ndarray, keep: int) -> np.ndarray:
 # --------------------------------------------------------------------------- on the fly
 
 
+def cymbal_hat_kit(kit: MappedKit, fade_s: float) -> MappedKit | None:
+    """``kit`` with its hats played by its crash (else its ride): the open hat is the cymbal as
+    it is, the closed hat the cymbal faded out with time constant ``fade_s`` (cut at -60 dB).
+    None when the kit has no cymbal or no hat. The other pieces are the kit's own objects."""
+    cymbal = kit.pieces.get("crash") or kit.pieces.get("ride")
+    if cymbal is None or not any(p in kit.pieces for p in ("hihat_closed", "hihat_open")):
+        return None
+    length = int(np.ceil(fade_s * np.log(1000.0) * SAMPLE_RATE))
+    envelope = np.exp(-np.arange(length) / (fade_s * SAMPLE_RATE)).astype(np.float32)
+    cut = [VelocityLayer(layer.lo, layer.hi, [s[:, :length] * envelope[: s.shape[1]] for s in layer.samples], layer.gain)
+           for layer in cymbal.layers]
+    closed = dataclasses.replace(cymbal, name=f"{cymbal.name} (cut short as a closed hat)", layers=cut)
+    opened = dataclasses.replace(cymbal, name=f"{cymbal.name} (as an open hat)")
+    return MappedKit(kit=kit.kit, pieces={**kit.pieces, "hihat_closed": closed, "hihat_open": opened}, report=kit.report)
+
+
 class OnTheFlyDataset(IterableDataset):
     """Endless random training examples rendered from MIDI and kits.
 
@@ -388,6 +418,7 @@ class OnTheFlyDataset(IterableDataset):
         if sum(self.focus.values()) > 1.0 or any(v < 0 for v in self.focus.values()):
             raise OptionError(f"focus probabilities must be >= 0 and sum to at most 1, got {self.focus}")
         self._focus_hits = {stem: self._hits_of_stem(stem) for stem, prob in self.focus.items() if prob > 0}
+        self._cymbal_hat_kits: dict[int, MappedKit | None] = {}
 
     def _hits_of_stem(self, stem: str) -> tuple[np.ndarray, np.ndarray]:
         """(performance index, onset seconds) of every hit of ``stem``, over all performances."""
@@ -498,7 +529,12 @@ class OnTheFlyDataset(IterableDataset):
                 semis = round(rng.uniform(-aug.pitch_semitones, aug.pitch_semitones) * 4) / 4
             if aug.hat_pitch > 0 and stem == "hihat" and augmented and hat_rng.random() < aug.hat_pitch:
                 semis = float(round(hat_rng.uniform(*aug.hat_semitones)))  # whole semitones: few cached resamplings
-            x = self._render_stem(perf, self.kits[k], stem, start - pre, L + pre, rr_seed, semis)
+            kit = self.kits[k]
+            cymbal_hats = (aug.hats_from_cymbals > 0 and stem == "hihat" and augmented
+                           and hat_rng.random() < aug.hats_from_cymbals and self._cymbal_hats(k) is not None)
+            if cymbal_hats:
+                kit = self._cymbal_hats(k)
+            x = self._render_stem(perf, kit, stem, start - pre, L + pre, rr_seed, semis)
             doubled = None
             if draw(aug.doubling) and len(self._kits_for_stem[stem]) > 1:
                 doubled = int(rng.choice([c for c in self._kits_for_stem[stem] if c != k]))
@@ -525,6 +561,7 @@ class OnTheFlyDataset(IterableDataset):
                 x = x[::-1]
             stems[s] = x
             info["stems"][stem] = {"kit": self.kits[k].name, "semitones": semis, "doubled_with": doubled,
+                                   "hats_from_cymbals": bool(stem == "hihat" and cymbal_hats),
                                    "gain_db": gain_db, "lr_swap": swap, "eq": eq, "metal_tilt_db": tilt_db,
                                    "stereo_spread": spread}
         if ir is not None:
@@ -533,6 +570,15 @@ class OnTheFlyDataset(IterableDataset):
             info["reverb_rt60_s"] = rt60
         stems = np.ascontiguousarray(stems, dtype=np.float32)
         return _mix_of(stems), stems, info
+
+    def _cymbal_hats(self, k: int) -> MappedKit | None:
+        """Kit ``k`` with its hats played by its crash (else ride), built once per kit; None
+        when it lacks a cymbal or a hat (see ``Augmentation.hats_from_cymbals``)."""
+        if k not in self._cymbal_hat_kits:
+            fade_rng = np.random.default_rng(np.random.SeedSequence([self.seed, k, 2]))
+            fade_ms = float(fade_rng.uniform(*self.augmentation.hats_from_cymbals_fade_ms))
+            self._cymbal_hat_kits[k] = cymbal_hat_kit(self.kits[k], fade_ms / 1000.0)
+        return self._cymbal_hat_kits[k]
 
     @staticmethod
     def _render_stem(perf: Performance, kit: MappedKit, stem: str, start: int, n: int, seed: int, semis: float) -> np.ndarray:

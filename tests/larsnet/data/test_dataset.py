@@ -14,6 +14,7 @@ from larsnet.data.dataset import (
     FixedEvalSet,
     OnTheFlyDataset,
     StemGMDDataset,
+    cymbal_hat_kit,
     load_performances,
     peak_sos,
     random_eq,
@@ -184,6 +185,46 @@ def test_hat_pitch_makes_hats_darker_and_longer_and_leaves_other_stems_alone(per
     assert Augmentation().hat_pitch == 0.0  # off unless asked for
     with pytest.raises(OptionError):
         Augmentation(hat_pitch=1.0, hat_semitones=(-3.0, -12.0))
+
+
+def test_cymbal_hat_kit_plays_the_hats_with_the_crash():
+    """The open hat is the crash itself; the closed hat is the crash faded out (same start,
+    -60 dB at its end); the other pieces are the kit's own; no cymbal, no such kit."""
+    kit = make_synthetic_kit("k", seed=1)
+    variant = cymbal_hat_kit(kit, fade_s=0.03)
+    crash = kit.pieces["crash"]
+    assert variant.pieces["hihat_open"].layers[0].samples[0] is crash.layers[0].samples[0]
+    for layer, source in zip(variant.pieces["hihat_closed"].layers, crash.layers):
+        cut, full = layer.samples[0], source.samples[0]
+        assert cut.shape[1] == int(np.ceil(0.03 * np.log(1000.0) * SAMPLE_RATE)) < full.shape[1]
+        np.testing.assert_allclose(cut[:, :5], full[:, :5], rtol=1e-2)
+        tail = np.abs(cut[:, -200:]).max() / np.abs(full[:, :200]).max()
+        assert tail < 10 ** (-50 / 20)
+    assert all(variant.pieces[p] is kit.pieces[p] for p in ("kick", "snare", "crash", "ride"))
+    no_cymbals = make_synthetic_kit("n", pieces=("kick", "snare", "hihat_closed"))
+    assert cymbal_hat_kit(no_cymbals, 0.03) is None
+
+
+def test_hats_from_cymbals_changes_only_the_hihat_stem(performances, kits):
+    """Every hi-hat stem played by a crash when asked for, flagged in the info; every other stem
+    drawn and rendered exactly as without the option; off by default; bad fades refused."""
+    plain = Augmentation(p_example=1.0, pitch_shift=0.0, eq=0.0, gain=0.0, saturation=0.0, reverb=0.0)
+    a = OnTheFlyDataset(performances, kits, segment_samples=SEG, augmentation=plain, seed=3)
+    b = OnTheFlyDataset(performances, kits, segment_samples=SEG, seed=3,
+                        augmentation=dataclasses.replace(plain, hats_from_cymbals=1.0))
+    hat = STEMS.index("hihat")
+    changed = 0
+    for i in range(6):
+        (_, x, info_x), (_, y, info_y) = a.render_example(i), b.render_example(i)
+        assert info_y["stems"]["hihat"]["hats_from_cymbals"] and not info_x["stems"]["hihat"]["hats_from_cymbals"]
+        for s, stem in enumerate(STEMS):
+            if stem != "hihat":
+                assert np.array_equal(x[s], y[s]), stem
+        changed += bool(np.any(x[hat])) and not np.allclose(x[hat], y[hat])
+    assert changed >= 3
+    assert Augmentation().hats_from_cymbals == 0.0
+    with pytest.raises(OptionError):
+        Augmentation(hats_from_cymbals=0.5, hats_from_cymbals_fade_ms=(0.0, 10.0))
 
 
 def test_stereo_spread_delays_one_channel_and_decorrelates_the_pair():
