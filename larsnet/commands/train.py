@@ -116,7 +116,9 @@ def _augmentation(no_augment: bool, pairs: tuple[str, ...]):
 @click.option("--data", type=click.Choice(["gmd", "folder"]), default="gmd", show_default=True,
               help="gmd: render on the fly from MIDI and kits; folder: a StemGMD-style folder on disk.")
 @click.option("--gmd", "gmd_root", type=click.Path(path_type=Path), default=None, help="Groove MIDI Dataset folder.")
-@click.option("--kits", default=None, help="Comma-separated training kits (default: every installed kit not held out).")
+@click.option("--kits", default=None,
+              help="Comma-separated training kits (default: every installed kit not held out); "
+                   "synthetic-metal-<seed> adds a generated hi-hat and cymbal kit (docs/kits.md).")
 @click.option("--folder", type=click.Path(path_type=Path), default=None, help="StemGMD-style folder for --data folder.")
 @click.option("--no-augment", is_flag=True, help="Turn off the paper's augmentations.")
 @click.option("--augment-param", "augment_param", multiple=True,

@@ -86,6 +86,8 @@ def test_augment_params_override_the_papers_settings():
     assert aug == Augmentation(p_example=0.8, eq_peak=0.7, gain_db=(-9.0, 0.0))
     assert _augmentation(True, ()).p_example == 0.0
     assert _augmentation(False, ()) == Augmentation()
+    aug = _augmentation(False, ("hats_from_cymbals=0.4", "hats_from_cymbals_fade_ms=30,60"))
+    assert aug == Augmentation(hats_from_cymbals=0.4, hats_from_cymbals_fade_ms=(30.0, 60.0))
 
 
 @pytest.mark.parametrize("param, message", [
