@@ -37,7 +37,7 @@ METAL_PIECES: tuple[str, ...] = ("hihat_closed", "hihat_open", "crash", "ride")
 LAYERS = 3
 ROUND_ROBIN = 2
 TAIL_DB = -60.0
-"""A mode (and a sample) is rendered until its envelope is this far below its start."""
+"""A sample lasts until its slowest mode has decayed this far (or the damping's ``max_s``)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,8 @@ def metal_kit_seed(name: str) -> int | None:
 
 def _plate(rng: np.random.Generator, *, f_lo: tuple[float, float], modes: tuple[int, int],
            tilt_db: tuple[float, float]) -> Plate:
+    """A random plate: modes log-uniform from a low edge drawn in ``f_lo`` to 9-18 kHz, their
+    levels tilted by a slope drawn in ``tilt_db`` (dB per octave) with random scatter."""
     lo = float(np.exp(rng.uniform(*np.log(f_lo))))
     hi = float(rng.uniform(9000.0, 18000.0))
     m = int(rng.integers(*modes))
