@@ -529,11 +529,10 @@ class OnTheFlyDataset(IterableDataset):
                 semis = round(rng.uniform(-aug.pitch_semitones, aug.pitch_semitones) * 4) / 4
             if aug.hat_pitch > 0 and stem == "hihat" and augmented and hat_rng.random() < aug.hat_pitch:
                 semis = float(round(hat_rng.uniform(*aug.hat_semitones)))  # whole semitones: few cached resamplings
-            kit = self.kits[k]
-            cymbal_hats = (aug.hats_from_cymbals > 0 and stem == "hihat" and augmented
-                           and hat_rng.random() < aug.hats_from_cymbals and self._cymbal_hats(k) is not None)
-            if cymbal_hats:
-                kit = self._cymbal_hats(k)
+            cymbal_hats = None
+            if aug.hats_from_cymbals > 0 and stem == "hihat" and augmented and hat_rng.random() < aug.hats_from_cymbals:
+                cymbal_hats = self._cymbal_hats(k)
+            kit = self.kits[k] if cymbal_hats is None else cymbal_hats
             x = self._render_stem(perf, kit, stem, start - pre, L + pre, rr_seed, semis)
             doubled = None
             if draw(aug.doubling) and len(self._kits_for_stem[stem]) > 1:
@@ -561,7 +560,7 @@ class OnTheFlyDataset(IterableDataset):
                 x = x[::-1]
             stems[s] = x
             info["stems"][stem] = {"kit": self.kits[k].name, "semitones": semis, "doubled_with": doubled,
-                                   "hats_from_cymbals": bool(stem == "hihat" and cymbal_hats),
+                                   "hats_from_cymbals": cymbal_hats is not None,
                                    "gain_db": gain_db, "lr_swap": swap, "eq": eq, "metal_tilt_db": tilt_db,
                                    "stereo_spread": spread}
         if ir is not None:
